@@ -1,0 +1,91 @@
+//! Verification by hashing, never by size or mtime: every blob must hash to its name and carry
+//! its exact read-only mode; anything else in the blob directory is reported as junk.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+
+use rayon::prelude::*;
+
+use crate::blob::BlobStore;
+use crate::error::Result;
+use crate::hash::ContentHash;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProblemKind {
+    /// Content does not hash to the blob's name.
+    Content,
+    /// Mode is not the blob's read-only mode.
+    Mode,
+    /// Not a blob at all: a stray name, a directory, a symlink.
+    Junk,
+    /// Could not be read.
+    Unreadable,
+}
+
+#[derive(Clone, Debug)]
+pub struct Problem {
+    pub path: PathBuf,
+    pub kind: ProblemKind,
+    pub expected: String,
+    pub actual: String,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct VerifyReport {
+    pub checked: u64,
+    pub bytes: u64,
+    pub problems: Vec<Problem>,
+}
+
+pub fn verify_blobs(store: &BlobStore) -> Result<VerifyReport> {
+    let listing = store.list()?;
+    let results: Vec<(u64, Vec<Problem>)> = listing
+        .par_iter()
+        .map(|(path, key)| {
+            let problem = |kind, expected: String, actual: String| Problem {
+                path: path.clone(),
+                kind,
+                expected,
+                actual,
+            };
+            let Some(key) = key else {
+                return (0, vec![problem(ProblemKind::Junk, "a blob".into(), "unexpected entry".into())]);
+            };
+            let mut problems = Vec::new();
+            let size = match fs::symlink_metadata(path) {
+                Ok(meta) => {
+                    let mode = meta.permissions().mode() & 0o7777;
+                    if mode != key.mode() {
+                        problems.push(problem(
+                            ProblemKind::Mode,
+                            format!("{:o}", key.mode()),
+                            format!("{mode:o}"),
+                        ));
+                    }
+                    meta.len()
+                }
+                Err(e) => {
+                    problems.push(problem(ProblemKind::Unreadable, "readable".into(), e.to_string()));
+                    return (0, problems);
+                }
+            };
+            match ContentHash::of_file(path) {
+                Ok(h) if h == key.hash => {}
+                Ok(h) => problems.push(problem(ProblemKind::Content, key.hash.to_hex(), h.to_hex())),
+                Err(e) => problems.push(problem(ProblemKind::Unreadable, "readable".into(), e.to_string())),
+            }
+            (size, problems)
+        })
+        .collect();
+    let mut report = VerifyReport {
+        checked: listing.len() as u64,
+        ..Default::default()
+    };
+    for (bytes, problems) in results {
+        report.bytes += bytes;
+        report.problems.extend(problems);
+    }
+    report.problems.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(report)
+}

@@ -1,0 +1,393 @@
+//! `envstore._core`: thin PyO3 wrappers over envstore-core. Every call that touches files
+//! releases the GIL; core errors become EnvstoreError subclasses (or OSError for I/O) here, once.
+
+use std::path::PathBuf;
+
+use envstore_core as core;
+use pyo3::create_exception;
+use pyo3::exceptions::{PyException, PyOSError};
+use pyo3::prelude::*;
+
+create_exception!(_core, EnvstoreError, PyException, "Root of every error envstore raises.");
+create_exception!(_core, ArchiveError, EnvstoreError, "An archive was rejected as unsafe or malformed.");
+create_exception!(_core, StoreError, EnvstoreError, "The store is missing or holds damaged data.");
+create_exception!(_core, ConflictError, EnvstoreError, "Two sources put different content at one path.");
+
+fn to_pyerr(py: Python<'_>, err: core::Error) -> PyErr {
+    let message = err.to_string();
+    if let core::Error::Io { op, path, source } = &err {
+        let reason = source.to_string();
+        let reason = reason.split(" (os error").next().unwrap_or(&reason).to_string();
+        let text = format!("failed to {op}: {reason}");
+        return match source.raw_os_error() {
+            Some(errno) => PyOSError::new_err((errno, text, path.display().to_string())),
+            None => PyOSError::new_err(format!("{text}: {}", path.display())),
+        };
+    }
+    let pyerr = match &err {
+        core::Error::UnsafeMember { .. }
+        | core::Error::BadArchive { .. }
+        | core::Error::Record { .. }
+        | core::Error::Limit { .. } => ArchiveError::new_err(message),
+        core::Error::Conflict { .. } => ConflictError::new_err(message),
+        _ => StoreError::new_err(message),
+    };
+    let value = pyerr.value(py);
+    let mut attrs: Vec<(&str, String)> = vec![("code", err.code().to_string())];
+    match &err {
+        core::Error::UnsafeMember { archive, member, reason }
+        | core::Error::Record { archive, member, reason } => {
+            attrs.push(("archive", archive.clone()));
+            attrs.push(("member", member.clone()));
+            attrs.push(("reason", reason.clone()));
+        }
+        core::Error::BadArchive { archive, reason } | core::Error::Limit { archive, reason } => {
+            attrs.push(("archive", archive.clone()));
+            attrs.push(("reason", reason.clone()));
+        }
+        core::Error::Conflict { path, first, second } => {
+            attrs.push(("path", path.clone()));
+            attrs.push(("first", first.clone()));
+            attrs.push(("second", second.clone()));
+        }
+        core::Error::MissingBlob { blob, path } => {
+            attrs.push(("blob", blob.clone()));
+            attrs.push(("path", path.clone()));
+        }
+        _ => {}
+    }
+    for (name, v) in attrs {
+        // Setting attributes on a fresh exception instance cannot fail in practice; if it did,
+        // the message still carries everything.
+        let _ = value.setattr(name, v);
+    }
+    pyerr
+}
+
+/// Limits applied to untrusted archives before anything is decompressed.
+#[pyclass(frozen, get_all, from_py_object, module = "envstore._core")]
+#[derive(Clone)]
+struct Limits {
+    max_files: u64,
+    max_total_size: u64,
+    max_file_size: u64,
+    max_ratio: u64,
+}
+
+#[pymethods]
+impl Limits {
+    #[new]
+    #[pyo3(signature = (max_files=None, max_total_size=None, max_file_size=None, max_ratio=None))]
+    fn new(
+        max_files: Option<u64>,
+        max_total_size: Option<u64>,
+        max_file_size: Option<u64>,
+        max_ratio: Option<u64>,
+    ) -> Self {
+        let d = core::IngestLimits::default();
+        Limits {
+            max_files: max_files.unwrap_or(d.max_files),
+            max_total_size: max_total_size.unwrap_or(d.max_total_size),
+            max_file_size: max_file_size.unwrap_or(d.max_file_size),
+            max_ratio: max_ratio.unwrap_or(d.max_ratio),
+        }
+    }
+}
+
+fn core_limits(l: Option<Limits>) -> core::IngestLimits {
+        match l {
+            None => core::IngestLimits::default(),
+            Some(l) => core::IngestLimits {
+                max_files: l.max_files,
+                max_total_size: l.max_total_size,
+                max_file_size: l.max_file_size,
+                max_ratio: l.max_ratio,
+            },
+        }
+}
+
+#[pyclass(frozen, get_all, module = "envstore._core")]
+struct IngestResult {
+    manifest_id: String,
+    files: u64,
+    bytes: u64,
+    new_blobs: u64,
+    new_bytes: u64,
+}
+
+impl From<core::IngestReport> for IngestResult {
+    fn from(r: core::IngestReport) -> Self {
+        IngestResult {
+            manifest_id: r.manifest_id.to_hex(),
+            files: r.files,
+            bytes: r.bytes,
+            new_blobs: r.new_blobs,
+            new_bytes: r.new_bytes,
+        }
+    }
+}
+
+#[pyclass(frozen, get_all, module = "envstore._core")]
+struct MaterializeResult {
+    files: u64,
+    dirs: u64,
+    symlinks: u64,
+    hardlinked: u64,
+    reflinked: u64,
+    copied: u64,
+}
+
+#[pyclass(frozen, get_all, module = "envstore._core")]
+struct SweepResult {
+    blobs_removed: u64,
+    bytes_removed: u64,
+    manifests_removed: u64,
+    junk_removed: u64,
+    removed: Vec<String>,
+}
+
+#[pyclass(frozen, get_all, module = "envstore._core")]
+struct VerifyProblem {
+    path: String,
+    kind: String,
+    expected: String,
+    actual: String,
+}
+
+#[pyclass(frozen, get_all, module = "envstore._core")]
+struct VerifyResult {
+    checked: u64,
+    bytes: u64,
+    problems: Vec<Py<VerifyProblem>>,
+}
+
+/// A store root: blobs, manifests and staging space.
+#[pyclass(frozen, module = "envstore._core")]
+struct Store {
+    inner: core::BlobStore,
+}
+
+fn parse_ids(ids: &[String]) -> core::Result<Vec<core::ManifestId>> {
+    ids.iter().map(|s| core::ContentHash::from_hex(s)).collect()
+}
+
+#[pymethods]
+impl Store {
+    #[new]
+    #[pyo3(signature = (root, fsync=true))]
+    fn new(py: Python<'_>, root: PathBuf, fsync: bool) -> PyResult<Self> {
+        let durability = if fsync {
+            core::Durability::Fsync
+        } else {
+            core::Durability::None
+        };
+        let inner = py
+            .detach(|| core::BlobStore::open(root, durability))
+            .map_err(|e| to_pyerr(py, e))?;
+        Ok(Store { inner })
+    }
+
+    #[getter]
+    fn root(&self) -> String {
+        self.inner.root().display().to_string()
+    }
+
+    #[pyo3(signature = (data, executable=false))]
+    fn add_bytes(&self, py: Python<'_>, data: Vec<u8>, executable: bool) -> PyResult<String> {
+        let (key, _) = py
+            .detach(|| self.inner.add_bytes(&data, executable))
+            .map_err(|e| to_pyerr(py, e))?;
+        Ok(key.to_string())
+    }
+
+    /// Add a file; its executable bit comes from the file unless given.
+    #[pyo3(signature = (path, executable=None))]
+    fn add_file(&self, py: Python<'_>, path: PathBuf, executable: Option<bool>) -> PyResult<String> {
+        let result = py.detach(|| {
+            let exec = match executable {
+                Some(e) => e,
+                None => {
+                    use std::os::unix::fs::PermissionsExt;
+                    std::fs::metadata(&path)
+                        .map_err(|e| core::Error::io("stat", &path, e))?
+                        .permissions()
+                        .mode()
+                        & 0o111
+                        != 0
+                }
+            };
+            self.inner.add_file(&path, exec)
+        });
+        let (key, _) = result.map_err(|e| to_pyerr(py, e))?;
+        Ok(key.to_string())
+    }
+
+    fn blob_path(&self, py: Python<'_>, key: &str) -> PyResult<String> {
+        let key = core::BlobKey::parse(key).map_err(|e| to_pyerr(py, e))?;
+        Ok(self.inner.blob_path(&key).display().to_string())
+    }
+
+    #[pyo3(signature = (path, limits=None))]
+    fn ingest_wheel(&self, py: Python<'_>, path: PathBuf, limits: Option<Limits>) -> PyResult<IngestResult> {
+        let limits = core_limits(limits);
+        py.detach(|| core::wheel::ingest_wheel(&self.inner, &path, &limits))
+            .map(Into::into)
+            .map_err(|e| to_pyerr(py, e))
+    }
+
+    #[pyo3(signature = (path, limits=None))]
+    fn ingest_tar(&self, py: Python<'_>, path: PathBuf, limits: Option<Limits>) -> PyResult<IngestResult> {
+        let limits = core_limits(limits);
+        py.detach(|| core::tarball::ingest_tar(&self.inner, &path, &limits))
+            .map(Into::into)
+            .map_err(|e| to_pyerr(py, e))
+    }
+
+    #[pyo3(signature = (path, exclude=Vec::new(), limits=None))]
+    fn ingest_dir(
+        &self,
+        py: Python<'_>,
+        path: PathBuf,
+        exclude: Vec<String>,
+        limits: Option<Limits>,
+    ) -> PyResult<IngestResult> {
+        let limits = core_limits(limits);
+        py.detach(|| core::tree::ingest_dir(&self.inner, &path, &exclude, &limits))
+            .map(Into::into)
+            .map_err(|e| to_pyerr(py, e))
+    }
+
+    /// The canonical JSON of a stored manifest (checked against its id).
+    fn manifest_json(&self, py: Python<'_>, manifest_id: &str) -> PyResult<String> {
+        py.detach(|| self.inner.get_manifest(manifest_id))
+            .map(|m| m.to_json())
+            .map_err(|e| to_pyerr(py, e))
+    }
+
+    /// Ids of every manifest in the store.
+    fn manifest_ids(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        let listing = py.detach(|| self.inner.list_manifests()).map_err(|e| to_pyerr(py, e))?;
+        Ok(listing.into_iter().filter_map(|(_, id)| id.map(|i| i.to_hex())).collect())
+    }
+
+    /// Build `dest` from (label, manifest id) pairs; labels name the sources in conflicts.
+    #[pyo3(signature = (manifests, dest, copy=false))]
+    fn materialize(
+        &self,
+        py: Python<'_>,
+        manifests: Vec<(String, String)>,
+        dest: PathBuf,
+        copy: bool,
+    ) -> PyResult<MaterializeResult> {
+        let strategy = if copy {
+            core::link::LinkStrategy::Copy
+        } else {
+            core::link::LinkStrategy::Auto
+        };
+        let report = py
+            .detach(|| {
+                let loaded = manifests
+                    .iter()
+                    .map(|(label, id)| Ok((label.clone(), self.inner.get_manifest(id)?)))
+                    .collect::<core::Result<Vec<_>>>()?;
+                core::materialize(&self.inner, &loaded, &dest, strategy)
+            })
+            .map_err(|e| to_pyerr(py, e))?;
+        Ok(MaterializeResult {
+            files: report.files,
+            dirs: report.dirs,
+            symlinks: report.symlinks,
+            hardlinked: report.hardlinked,
+            reflinked: report.reflinked,
+            copied: report.copied,
+        })
+    }
+
+    /// Delete every blob and manifest not reachable from the manifests in `keep`.
+    #[pyo3(signature = (keep, dry_run=false))]
+    fn sweep(&self, py: Python<'_>, keep: Vec<String>, dry_run: bool) -> PyResult<SweepResult> {
+        let report = py
+            .detach(|| {
+                let ids = parse_ids(&keep)?;
+                let report = core::gc::sweep(&self.inner, &ids, dry_run)?;
+                if !dry_run {
+                    core::gc::prune_empty_dirs(&self.inner)?;
+                }
+                Ok(report)
+            })
+            .map_err(|e| to_pyerr(py, e))?;
+        Ok(SweepResult {
+            blobs_removed: report.blobs_removed,
+            bytes_removed: report.bytes_removed,
+            manifests_removed: report.manifests_removed,
+            junk_removed: report.junk_removed,
+            removed: report.removed.iter().map(|p| p.display().to_string()).collect(),
+        })
+    }
+
+    /// Rehash every blob; report content, mode and junk problems.
+    fn verify(&self, py: Python<'_>) -> PyResult<VerifyResult> {
+        let report = py
+            .detach(|| core::verify::verify_blobs(&self.inner))
+            .map_err(|e| to_pyerr(py, e))?;
+        let problems = report
+            .problems
+            .into_iter()
+            .map(|p| {
+                let kind = match p.kind {
+                    core::verify::ProblemKind::Content => "content",
+                    core::verify::ProblemKind::Mode => "mode",
+                    core::verify::ProblemKind::Junk => "junk",
+                    core::verify::ProblemKind::Unreadable => "unreadable",
+                };
+                Py::new(
+                    py,
+                    VerifyProblem {
+                        path: p.path.display().to_string(),
+                        kind: kind.to_string(),
+                        expected: p.expected,
+                        actual: p.actual,
+                    },
+                )
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(VerifyResult {
+            checked: report.checked,
+            bytes: report.bytes,
+            problems,
+        })
+    }
+}
+
+/// BLAKE3 of `data`, as the 64-hex-digit text used in blob names.
+#[pyfunction]
+fn hash_bytes(py: Python<'_>, data: Vec<u8>) -> String {
+    py.detach(|| core::ContentHash::of_bytes(&data).to_hex())
+}
+
+/// BLAKE3 of a file's content (memory-mapped and multi-threaded for large files).
+#[pyfunction]
+fn hash_file(py: Python<'_>, path: PathBuf) -> PyResult<String> {
+    py.detach(|| core::ContentHash::of_file(&path))
+        .map(|h| h.to_hex())
+        .map_err(|e| to_pyerr(py, e))
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("EnvstoreError", py.get_type::<EnvstoreError>())?;
+    m.add("ArchiveError", py.get_type::<ArchiveError>())?;
+    m.add("StoreError", py.get_type::<StoreError>())?;
+    m.add("ConflictError", py.get_type::<ConflictError>())?;
+    m.add_class::<Store>()?;
+    m.add_class::<Limits>()?;
+    m.add_class::<IngestResult>()?;
+    m.add_class::<MaterializeResult>()?;
+    m.add_class::<SweepResult>()?;
+    m.add_class::<VerifyProblem>()?;
+    m.add_class::<VerifyResult>()?;
+    m.add_function(wrap_pyfunction!(hash_bytes, m)?)?;
+    m.add_function(wrap_pyfunction!(hash_file, m)?)?;
+    Ok(())
+}
