@@ -1,0 +1,75 @@
+"""Shared fixtures: a private store per test, real wheels fetched through pip's own
+configuration (never a hard-coded index), and a helper to run the `store` command."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from envstore._core import Store
+
+TESTS_DIR = Path(__file__).parent
+WHEEL_CACHE = Path(os.environ.get("ENVSTORE_TEST_WHEELS", "/tmp/envstore-test-wheels"))
+
+
+@pytest.fixture
+def store_root(tmp_path: Path) -> Path:
+    return tmp_path / "store"
+
+
+@pytest.fixture
+def store(store_root: Path) -> Store:
+    return Store(store_root, fsync=True)
+
+
+def fetch_wheel(requirement: str) -> Path:
+    """Download one wheel (no deps) with pip, using whatever index pip is configured with."""
+    name = requirement.split("==")[0].replace("-", "_").lower()
+    dest = WHEEL_CACHE / requirement.replace("=", "_")
+    found = sorted(dest.glob("*.whl")) if dest.is_dir() else []
+    if not found:
+        dest.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
+             "-d", str(dest), requirement],
+            check=True,
+        )
+        found = sorted(dest.glob("*.whl"))
+    assert found and found[0].name.lower().startswith(name), found
+    return found[0]
+
+
+@pytest.fixture(scope="session")
+def real_wheel() -> Path:
+    """A real binary wheel with many files, executables and nested packages."""
+    return fetch_wheel("pyyaml==6.0.2")
+
+
+def run_store(*args: str, store_root: Path | None = None, check: bool = False, **kw) -> subprocess.CompletedProcess:
+    cmd = ["store"]
+    if store_root is not None:
+        cmd += ["--store", str(store_root)]
+    proc = subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=120, **kw)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"store {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+    return proc
+
+
+def blob_files(root: Path) -> list[Path]:
+    blobs = root / "blobs-v1"
+    return sorted(p for p in blobs.rglob("*") if p.is_file() and not p.is_symlink()) if blobs.exists() else []
+
+
+def tree_snapshot(root: Path) -> dict[str, bytes]:
+    """Relative path -> content (or link target) of every file under root."""
+    out: dict[str, bytes] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for n in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
+            p = Path(dirpath, n)
+            rel = str(p.relative_to(root))
+            out[rel] = os.readlink(p).encode() if p.is_symlink() else p.read_bytes()
+    return out
