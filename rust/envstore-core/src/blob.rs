@@ -346,7 +346,10 @@ mod tests {
         let (exec, _) = s.add_bytes(b"#!/bin/sh\n", true).unwrap();
         assert_ne!(plain, exec);
         assert_eq!(plain.hash, exec.hash);
-        let mode = fs::metadata(s.blob_path(&exec)).unwrap().permissions().mode();
+        let mode = fs::metadata(s.blob_path(&exec))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o555);
         assert_eq!(BlobKey::parse(&exec.to_string()).unwrap(), exec);
     }

@@ -36,7 +36,9 @@ pub fn write_new_file(path: &Path, data: &[u8], mode: u32, fsync: bool) -> Resul
 
 /// fsync a directory so that renames and links inside it survive power loss.
 pub fn sync_dir(path: &Path) -> Result<()> {
-    File::open(path).and_then(|d| d.sync_all()).ctx("fsync directory", path)
+    File::open(path)
+        .and_then(|d| d.sync_all())
+        .ctx("fsync directory", path)
 }
 
 /// Flush the whole filesystem holding `path` with one syscall: far cheaper than one fsync per
@@ -60,7 +62,13 @@ pub fn sync_filesystem(path: &Path) -> Result<()> {
 }
 
 /// Atomically write `data` to `dest` through a temp file in `tmp_dir` (same filesystem).
-pub fn write_atomic(tmp_dir: &Path, dest: &Path, data: &[u8], mode: u32, fsync: bool) -> Result<()> {
+pub fn write_atomic(
+    tmp_dir: &Path,
+    dest: &Path,
+    data: &[u8],
+    mode: u32,
+    fsync: bool,
+) -> Result<()> {
     let tmp = tmp_dir.join(unique_name("write"));
     write_new_file(&tmp, data, mode, fsync)?;
     if let Err(e) = fs::rename(&tmp, dest) {

@@ -64,7 +64,10 @@ pub fn sweep(store: &BlobStore, keep: &[ManifestId], dry_run: bool) -> Result<Sw
             // target left alone. ENOENT is fine: a concurrent sweep got there first.
             fsutil::remove_tree(path)?;
         }
-        for dir in [store.blobs_dir(), store.root().join(crate::blob::MANIFESTS_DIR)] {
+        for dir in [
+            store.blobs_dir(),
+            store.root().join(crate::blob::MANIFESTS_DIR),
+        ] {
             fsutil::sync_dir(&dir).ok();
         }
     }
@@ -78,9 +81,45 @@ pub fn prune_empty_dirs(store: &BlobStore) -> Result<u64> {
     let mut n = 0;
     for entry in fs::read_dir(&blobs).ctx("list", &blobs)? {
         let entry = entry.ctx("list", &blobs)?;
-        if entry.file_type().ctx("stat", entry.path())?.is_dir() && fs::remove_dir(entry.path()).is_ok() {
+        if entry.file_type().ctx("stat", entry.path())?.is_dir()
+            && fs::remove_dir(entry.path()).is_ok()
+        {
             n += 1;
         }
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blob::Durability;
+    use crate::manifest::{Entry, Manifest};
+
+    #[test]
+    fn sweep_keeps_only_live_blobs() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path(), Durability::None).unwrap();
+        let (live_key, _) = store.add_bytes(b"live", false).unwrap();
+        let (dead_key, _) = store.add_bytes(b"dead!", true).unwrap();
+        let mut m = Manifest::new();
+        m.entries.insert(
+            "f".into(),
+            Entry::File {
+                hash: live_key.hash,
+                size: 4,
+                executable: false,
+            },
+        );
+        let id = store.put_manifest(&m).unwrap();
+        let report = sweep(&store, &[id], false).unwrap();
+        assert_eq!(report.blobs_removed, 1);
+        assert_eq!(report.bytes_removed, 5);
+        assert!(store.blob_path(&live_key).exists());
+        assert!(!store.blob_path(&dead_key).exists());
+        // A kept manifest that cannot be read stops the sweep before it deletes anything.
+        let bogus = crate::hash::ContentHash::of_bytes(b"no such manifest");
+        assert!(sweep(&store, &[bogus], false).is_err());
+        assert!(store.blob_path(&live_key).exists());
+    }
 }

@@ -125,7 +125,9 @@ mod tests {
 
     #[test]
     fn parallel_and_serial_paths_agree() {
-        let data: Vec<u8> = (0..3 * PARALLEL_THRESHOLD).map(|i| (i % 251) as u8).collect();
+        let data: Vec<u8> = (0..3 * PARALLEL_THRESHOLD)
+            .map(|i| (i % 251) as u8)
+            .collect();
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("big");
         std::fs::write(&p, &data).unwrap();

@@ -14,6 +14,8 @@ pub mod materialize;
 pub mod member_path;
 pub mod record;
 pub mod tarball;
+#[cfg(test)]
+mod testutil;
 pub mod tree;
 pub mod verify;
 pub mod wheel;

@@ -29,7 +29,7 @@ pub struct MaterializeReport {
 
 /// Merge manifests into one path -> (entry, source label) map; identical entries may repeat
 /// (namespace packages' shared files), different ones are a conflict naming both sources.
-fn merge<'m>(manifests: &'m [(String, Manifest)]) -> Result<BTreeMap<&'m str, (&'m Entry, &'m str)>> {
+fn merge(manifests: &[(String, Manifest)]) -> Result<BTreeMap<&str, (&Entry, &str)>> {
     let mut merged: BTreeMap<&str, (&Entry, &str)> = BTreeMap::new();
     for (label, manifest) in manifests {
         for (path, entry) in &manifest.entries {
@@ -119,31 +119,37 @@ fn build(
         .filter(|(_, (e, _))| !matches!(e, Entry::Dir))
         .map(|(p, (e, _))| (*p, *e))
         .collect();
-    files.par_iter().try_for_each(|(path, entry)| -> Result<()> {
-        let target = dest.join(path);
-        match entry {
-            Entry::Symlink { target: to } => symlink(to, &target).ctx("create symlink", &target),
-            Entry::File { .. } => {
-                let key = entry.blob().ok_or_else(|| missing_blob_for(path))?;
-                let src = store.blob_path(&key);
-                let mode = link::place(&src, &target, key.mode(), strategy).map_err(|e| {
-                    if !src.exists() {
-                        missing_blob(&key, path)
-                    } else {
-                        e
-                    }
-                })?;
-                let slot = match mode {
-                    LinkMode::Hardlink => 0,
-                    LinkMode::Reflink => 1,
-                    LinkMode::Copy => 2,
-                };
-                counts[slot].fetch_add(1, Ordering::Relaxed);
-                Ok(())
+    files
+        .par_iter()
+        .try_for_each(|(path, entry)| -> Result<()> {
+            let target = dest.join(path);
+            match entry {
+                Entry::Symlink { target: to } => {
+                    symlink(to, &target).ctx("create symlink", &target)
+                }
+                Entry::File { .. } => {
+                    let Some(key) = entry.blob() else {
+                        return Ok(());
+                    };
+                    let src = store.blob_path(&key);
+                    let mode = link::place(&src, &target, key.mode(), strategy).map_err(|e| {
+                        if !src.exists() {
+                            missing_blob(&key, path)
+                        } else {
+                            e
+                        }
+                    })?;
+                    let slot = match mode {
+                        LinkMode::Hardlink => 0,
+                        LinkMode::Reflink => 1,
+                        LinkMode::Copy => 2,
+                    };
+                    counts[slot].fetch_add(1, Ordering::Relaxed);
+                    Ok(())
+                }
+                Entry::Dir => Ok(()),
             }
-            Entry::Dir => Ok(()),
-        }
-    })?;
+        })?;
     let symlinks = files
         .iter()
         .filter(|(_, e)| matches!(e, Entry::Symlink { .. }))
@@ -156,11 +162,4 @@ fn build(
         reflinked: counts[1].load(Ordering::Relaxed),
         copied: counts[2].load(Ordering::Relaxed),
     })
-}
-
-fn missing_blob_for(path: &str) -> Error {
-    Error::Manifest {
-        id: String::new(),
-        reason: format!("entry '{path}' has no blob"),
-    }
 }

@@ -92,7 +92,12 @@ mod tests {
 
     #[test]
     fn accepts_plain_paths() {
-        for p in ["a.py", "pkg/__init__.py", "pkg-1.0.dist-info/RECORD", "é/ü.txt"] {
+        for p in [
+            "a.py",
+            "pkg/__init__.py",
+            "pkg-1.0.dist-info/RECORD",
+            "é/ü.txt",
+        ] {
             assert_eq!(check(p), Ok(()), "{p}");
         }
     }
@@ -100,7 +105,16 @@ mod tests {
     #[test]
     fn rejects_escapes() {
         for p in [
-            "../x", "/etc/x", "C:/x", "..\\x", "a/../../b", "a//b", "./a", "a/.", "", "a\0b",
+            "../x",
+            "/etc/x",
+            "C:/x",
+            "..\\x",
+            "a/../../b",
+            "a//b",
+            "./a",
+            "a/.",
+            "",
+            "a\0b",
         ] {
             assert!(check(p).is_err(), "{p:?} should be rejected");
         }
@@ -118,7 +132,10 @@ mod tests {
     fn collisions() {
         let mut c = CollisionCheck::default();
         assert!(c.add("A.py").is_ok());
-        assert_eq!(c.add("a.py").unwrap_err().0, "case- or normalisation-colliding member");
+        assert_eq!(
+            c.add("a.py").unwrap_err().0,
+            "case- or normalisation-colliding member"
+        );
         assert_eq!(c.add("A.py").unwrap_err().0, "duplicate member");
         assert!(c.add("caf\u{e9}.py").is_ok());
         assert!(c.add("cafe\u{301}.py").is_err());

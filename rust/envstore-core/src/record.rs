@@ -44,7 +44,10 @@ pub fn parse(text: &[u8]) -> Result<HashMap<String, RecordEntry>, (String, Strin
                     .map_err(|_| (path.clone(), format!("malformed size '{s}'")))?,
             ),
         };
-        if out.insert(path.clone(), RecordEntry { hash, size }).is_some() {
+        if out
+            .insert(path.clone(), RecordEntry { hash, size })
+            .is_some()
+        {
             return Err((path, "listed twice".into()));
         }
     }

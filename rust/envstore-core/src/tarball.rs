@@ -17,16 +17,23 @@ fn open_decompressed(path: &Path) -> Result<Box<dyn Read>> {
     let head = std::io::Cursor::new(magic[..n].to_vec()).chain(file);
     Ok(match &magic[..n] {
         [0x1f, 0x8b, ..] => Box::new(flate2::read::MultiGzDecoder::new(head)),
-        [0x28, 0xb5, 0x2f, 0xfd] => Box::new(zstd::stream::read::Decoder::new(head).ctx("read zstd", path)?),
+        [0x28, 0xb5, 0x2f, 0xfd] => {
+            Box::new(zstd::stream::read::Decoder::new(head).ctx("read zstd", path)?)
+        }
         _ => Box::new(head),
     })
 }
 
-fn link_target<R: Read>(entry: &tar::Entry<'_, R>, builder: &TreeBuilder<'_>, member: &str) -> Result<String> {
+fn link_target<R: Read>(
+    entry: &tar::Entry<'_, R>,
+    builder: &TreeBuilder<'_>,
+    member: &str,
+) -> Result<String> {
     let t = entry
         .link_name_bytes()
         .ok_or_else(|| builder.unsafe_member(member, "link without a target"))?;
-    String::from_utf8(t.into_owned()).map_err(|_| builder.unsafe_member(member, "non-UTF-8 link target"))
+    String::from_utf8(t.into_owned())
+        .map_err(|_| builder.unsafe_member(member, "non-UTF-8 link target"))
 }
 
 pub fn ingest_tar(store: &BlobStore, path: &Path, limits: &IngestLimits) -> Result<IngestReport> {
@@ -43,8 +50,9 @@ pub fn ingest_tar(store: &BlobStore, path: &Path, limits: &IngestLimits) -> Resu
     for entry in archive.entries().map_err(|e| bad(e.to_string()))? {
         let mut entry = entry.map_err(|e| bad(e.to_string()))?;
         let raw = entry.path_bytes().into_owned();
-        let member = String::from_utf8(raw)
-            .map_err(|e| builder.unsafe_member(&String::from_utf8_lossy(e.as_bytes()), "non-UTF-8 name"))?;
+        let member = String::from_utf8(raw).map_err(|e| {
+            builder.unsafe_member(&String::from_utf8_lossy(e.as_bytes()), "non-UTF-8 name")
+        })?;
         let member = member.strip_prefix("./").unwrap_or(&member);
         let member = member.strip_suffix('/').unwrap_or(member).to_string();
         if member.is_empty() || member == "." {
@@ -58,7 +66,10 @@ pub fn ingest_tar(store: &BlobStore, path: &Path, limits: &IngestLimits) -> Resu
                 if size > limits.max_file_size {
                     return Err(Error::Limit {
                         archive: name.clone(),
-                        reason: format!("member '{member}' is {size} bytes (limit {})", limits.max_file_size),
+                        reason: format!(
+                            "member '{member}' is {size} bytes (limit {})",
+                            limits.max_file_size
+                        ),
                     });
                 }
                 let mut data = Vec::with_capacity(size as usize);
@@ -84,7 +95,9 @@ pub fn ingest_tar(store: &BlobStore, path: &Path, limits: &IngestLimits) -> Resu
                     tar::EntryType::Char | tar::EntryType::Block => "device",
                     _ => "unknown",
                 };
-                return Err(builder.unsafe_member(&member, &format!("unsupported file type ({what})")));
+                return Err(
+                    builder.unsafe_member(&member, &format!("unsupported file type ({what})"))
+                );
             }
         }
     }

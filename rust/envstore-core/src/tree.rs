@@ -251,7 +251,10 @@ pub fn ingest_dir(
             } else if ft.is_dir() {
                 stack.push((path, rel));
             } else if ft.is_file() {
-                let mode = fs::symlink_metadata(&path).ctx("stat", &path)?.permissions().mode();
+                let mode = fs::symlink_metadata(&path)
+                    .ctx("stat", &path)?
+                    .permissions()
+                    .mode();
                 files.push((rel, path, mode & 0o111 != 0));
             } else {
                 let kind = if ft.is_fifo() {

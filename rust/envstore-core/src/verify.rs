@@ -50,7 +50,14 @@ pub fn verify_blobs(store: &BlobStore) -> Result<VerifyReport> {
                 actual,
             };
             let Some(key) = key else {
-                return (0, vec![problem(ProblemKind::Junk, "a blob".into(), "unexpected entry".into())]);
+                return (
+                    0,
+                    vec![problem(
+                        ProblemKind::Junk,
+                        "a blob".into(),
+                        "unexpected entry".into(),
+                    )],
+                );
             };
             let mut problems = Vec::new();
             let size = match fs::symlink_metadata(path) {
@@ -66,14 +73,24 @@ pub fn verify_blobs(store: &BlobStore) -> Result<VerifyReport> {
                     meta.len()
                 }
                 Err(e) => {
-                    problems.push(problem(ProblemKind::Unreadable, "readable".into(), e.to_string()));
+                    problems.push(problem(
+                        ProblemKind::Unreadable,
+                        "readable".into(),
+                        e.to_string(),
+                    ));
                     return (0, problems);
                 }
             };
             match ContentHash::of_file(path) {
                 Ok(h) if h == key.hash => {}
-                Ok(h) => problems.push(problem(ProblemKind::Content, key.hash.to_hex(), h.to_hex())),
-                Err(e) => problems.push(problem(ProblemKind::Unreadable, "readable".into(), e.to_string())),
+                Ok(h) => {
+                    problems.push(problem(ProblemKind::Content, key.hash.to_hex(), h.to_hex()))
+                }
+                Err(e) => problems.push(problem(
+                    ProblemKind::Unreadable,
+                    "readable".into(),
+                    e.to_string(),
+                )),
             }
             (size, problems)
         })
@@ -88,4 +105,32 @@ pub fn verify_blobs(store: &BlobStore) -> Result<VerifyReport> {
     }
     report.problems.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blob::Durability;
+
+    #[test]
+    fn finds_same_size_edits_and_mode_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path(), Durability::None).unwrap();
+        let (a, _) = store.add_bytes(b"aaaa", false).unwrap();
+        let (b, _) = store.add_bytes(b"bbbb", false).unwrap();
+        assert!(verify_blobs(&store).unwrap().problems.is_empty());
+        let pa = store.blob_path(&a);
+        fs::set_permissions(&pa, fs::Permissions::from_mode(0o644)).unwrap();
+        fs::write(&pa, b"AAAA").unwrap();
+        fs::set_permissions(&pa, fs::Permissions::from_mode(0o444)).unwrap();
+        fs::set_permissions(store.blob_path(&b), fs::Permissions::from_mode(0o644)).unwrap();
+        let kinds: Vec<_> = verify_blobs(&store)
+            .unwrap()
+            .problems
+            .into_iter()
+            .map(|p| p.kind)
+            .collect();
+        assert_eq!(kinds.len(), 2);
+        assert!(kinds.contains(&ProblemKind::Content) && kinds.contains(&ProblemKind::Mode));
+    }
 }

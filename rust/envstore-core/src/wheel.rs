@@ -50,10 +50,17 @@ pub fn ingest_wheel(store: &BlobStore, path: &Path, limits: &IngestLimits) -> Re
     let dist_infos: BTreeSet<&str> = files
         .iter()
         .filter_map(|e| e.name.split('/').next())
-        .filter(|top| top.ends_with(".dist-info") && files.iter().any(|e| e.name.starts_with(&format!("{top}/"))))
+        .filter(|top| {
+            top.ends_with(".dist-info")
+                && files.iter().any(|e| e.name.starts_with(&format!("{top}/")))
+        })
         .collect();
     let dist_info = match dist_infos.len() {
-        1 => dist_infos.into_iter().next().unwrap_or_default().to_string(),
+        1 => dist_infos
+            .into_iter()
+            .next()
+            .unwrap_or_default()
+            .to_string(),
         n => {
             return Err(Error::BadArchive {
                 archive,
@@ -79,7 +86,10 @@ pub fn ingest_wheel(store: &BlobStore, path: &Path, limits: &IngestLimits) -> Re
     }
     let names: BTreeSet<&str> = files.iter().map(|e| e.name.as_str()).collect();
     if let Some(absent) = rows.keys().find(|p| !names.contains(p.as_str())) {
-        return Err(record_err(absent.clone(), "listed in RECORD but not in the wheel".into()));
+        return Err(record_err(
+            absent.clone(),
+            "listed in RECORD but not in the wheel".into(),
+        ));
     }
 
     let staging = store.staging()?;
@@ -147,7 +157,10 @@ fn check_members<'e>(
             return Err(unsafe_member(&e.name, reason));
         }
         if let Some(kind) = e.unix_mode.and_then(file_type_name) {
-            return Err(unsafe_member(&e.name, &format!("unsupported file type ({kind})")));
+            return Err(unsafe_member(
+                &e.name,
+                &format!("unsupported file type ({kind})"),
+            ));
         }
         if e.is_dir() {
             continue;
@@ -179,4 +192,170 @@ fn check_members<'e>(
         files.push(e);
     }
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blob::Durability;
+    use crate::link::LinkStrategy;
+    use crate::materialize::materialize;
+    use crate::testutil::{member, wheel, zip, Member};
+    use std::os::unix::fs::MetadataExt;
+
+    fn setup(bytes: &[u8]) -> (tempfile::TempDir, BlobStore, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path().join("store"), Durability::None).unwrap();
+        let path = dir.path().join("demo-1.0-py3-none-any.whl");
+        std::fs::write(&path, bytes).unwrap();
+        (dir, store, path)
+    }
+
+    fn reject(bytes: &[u8]) -> Error {
+        let (_d, store, path) = setup(bytes);
+        let err = ingest_wheel(&store, &path, &IngestLimits::default()).unwrap_err();
+        assert!(
+            store.list().unwrap().is_empty(),
+            "rejected wheel left blobs: {err}"
+        );
+        assert!(store.list_manifests().unwrap().is_empty());
+        err
+    }
+
+    #[test]
+    fn ingests_and_materializes_with_shared_inodes() {
+        let mut exe = member("demo/tool", b"#!/bin/sh\n");
+        exe.mode = 0o100755;
+        let bytes = wheel(&[member("demo/__init__.py", b"x = 1\n"), exe]);
+        let (d, store, path) = setup(&bytes);
+        let report = ingest_wheel(&store, &path, &IngestLimits::default()).unwrap();
+        assert_eq!(report.files, 5);
+        assert_eq!(report.new_blobs, 5);
+        let again = ingest_wheel(&store, &path, &IngestLimits::default()).unwrap();
+        assert_eq!(again.new_blobs, 0);
+        assert_eq!(again.manifest_id, report.manifest_id);
+
+        let manifests = vec![("demo".to_string(), report.manifest.clone())];
+        let out = d.path().join("out");
+        let m = materialize(&store, &manifests, &out, LinkStrategy::Auto).unwrap();
+        assert_eq!(m.hardlinked, 5);
+        let tool = std::fs::metadata(out.join("demo/tool")).unwrap();
+        assert_eq!(tool.mode() & 0o777, 0o555);
+        assert_eq!(
+            std::fs::read(out.join("demo/__init__.py")).unwrap(),
+            b"x = 1\n"
+        );
+        let blob = store.blob_path(&report.manifest.entries["demo/tool"].blob().unwrap());
+        assert_eq!(std::fs::metadata(blob).unwrap().ino(), tool.ino());
+    }
+
+    #[test]
+    fn rejects_unsafe_names_before_writing() {
+        for name in [
+            "../evil.py",
+            "/abs.py",
+            "a\\b.py",
+            "C:/x.py",
+            "a/../../b.py",
+        ] {
+            let err = reject(&wheel(&[member(name, b"x")]));
+            assert!(
+                matches!(err, Error::UnsafeMember { ref member, .. } if member == name),
+                "{name}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_symlinks_and_collisions() {
+        let mut link = member("demo/link", b"/etc/passwd");
+        link.mode = 0o120777;
+        let err = reject(&wheel(&[link]));
+        assert!(
+            err.to_string()
+                .contains("unsupported file type (symlink) 'demo/link'"),
+            "{err}"
+        );
+        let err = reject(&wheel(&[
+            member("demo/A.py", b"1"),
+            member("demo/a.py", b"2"),
+        ]));
+        assert!(err.to_string().contains("colliding"), "{err}");
+    }
+
+    #[test]
+    fn rejects_record_mismatches() {
+        // a file absent from RECORD
+        let mut members = vec![member("demo/x.py", b"x")];
+        let good = wheel(&members);
+        members.push(member("demo/extra.py", b"sneaky"));
+        let mut bad = zip(&members);
+        let err = reject(&bad);
+        assert!(
+            matches!(err, Error::BadArchive { .. }),
+            "no dist-info: {err}"
+        );
+        // splice an unlisted member into an otherwise valid wheel by rebuilding with a stale RECORD
+        let di = "demo-1.0.dist-info";
+        let record = format!("demo/x.py,sha256=AAAA,1\n{di}/RECORD,,\n");
+        bad = zip(&[
+            member("demo/x.py", b"x"),
+            member(&format!("{di}/METADATA"), b"Name: demo\n"),
+            member(&format!("{di}/RECORD"), record.as_bytes()),
+        ]);
+        let err = reject(&bad);
+        assert!(matches!(err, Error::Record { .. }), "{err}");
+        assert!(!good.is_empty());
+    }
+
+    #[test]
+    fn rejects_structural_tricks() {
+        let good = wheel(&[member("demo/x.py", b"hello")]);
+        let mut trailing = good.clone();
+        trailing.extend_from_slice(b"junk");
+        assert!(reject(&trailing).to_string().contains("trailing data"));
+
+        let mut prepended = b"PADDING".to_vec();
+        prepended.extend_from_slice(&good);
+        let err = reject(&prepended);
+        assert!(matches!(err, Error::BadArchive { .. }), "{err}");
+
+        let mut bad_crc = good.clone();
+        let at = bad_crc.windows(5).position(|w| w == b"hello").unwrap();
+        bad_crc[at] = b'j';
+        assert!(reject(&bad_crc).to_string().contains("bad CRC-32"));
+
+        let mut renamed = good.clone();
+        let at = renamed.windows(9).position(|w| w == b"demo/x.py").unwrap();
+        renamed[at + 5] = b'y';
+        assert!(reject(&renamed)
+            .to_string()
+            .contains("local header name differs"));
+
+        assert!(reject(&good[..good.len() / 2])
+            .to_string()
+            .contains("invalid archive"));
+    }
+
+    #[test]
+    fn enforces_limits() {
+        let many: Vec<Member> = (0..50)
+            .map(|i| member(&format!("demo/f{i}.py"), b"x"))
+            .collect();
+        let (_d, store, path) = setup(&wheel(&many));
+        let limits = IngestLimits {
+            max_files: 10,
+            ..IngestLimits::default()
+        };
+        let err = ingest_wheel(&store, &path, &limits).unwrap_err();
+        assert!(matches!(err, Error::Limit { .. }), "{err}");
+        let limits = IngestLimits {
+            max_file_size: 0,
+            ..IngestLimits::default()
+        };
+        assert!(matches!(
+            ingest_wheel(&store, &path, &limits),
+            Err(Error::Limit { .. })
+        ));
+    }
 }

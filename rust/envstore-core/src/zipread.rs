@@ -61,7 +61,9 @@ impl Reader<'_> {
     }
 
     fn bytes(&self, off: u64, len: u64) -> Result<&[u8]> {
-        let end = off.checked_add(len).ok_or_else(|| self.bad("offset overflow"))?;
+        let end = off
+            .checked_add(len)
+            .ok_or_else(|| self.bad("offset overflow"))?;
         if end > self.data.len() as u64 {
             return Err(self.bad("truncated archive"));
         }
@@ -109,7 +111,9 @@ fn zip64_extra(
             });
             let mut take = |v: &mut u64| -> Result<()> {
                 if *v == 0xFFFF_FFFF {
-                    *v = fields.next().ok_or_else(|| r.bad("short ZIP64 extra field"))?;
+                    *v = fields
+                        .next()
+                        .ok_or_else(|| r.bad("short ZIP64 extra field"))?;
                 }
                 Ok(())
             };
@@ -229,7 +233,9 @@ impl<'a> ZipIndex<'a> {
                 return Err(member_err("encryption".into()));
             }
             if method != METHOD_STORED && method != METHOD_DEFLATED {
-                return Err(member_err(format!("unsupported compression method {method}")));
+                return Err(member_err(format!(
+                    "unsupported compression method {method}"
+                )));
             }
             if method == METHOD_STORED && csize != size {
                 return Err(member_err("stored size mismatch".into()));
@@ -247,20 +253,30 @@ impl<'a> ZipIndex<'a> {
             let l_nlen = r.u16(local_offset + 26)? as u64;
             let l_elen = r.u16(local_offset + 28)? as u64;
             if r.bytes(local_offset + 30, l_nlen)? != raw_name {
-                return Err(member_err("local header name differs from the central directory".into()));
+                return Err(member_err(
+                    "local header name differs from the central directory".into(),
+                ));
             }
             if l_method != method || (l_flags & FLAG_DESCRIPTOR) != (flags & FLAG_DESCRIPTOR) {
-                return Err(member_err("local header differs from the central directory".into()));
+                return Err(member_err(
+                    "local header differs from the central directory".into(),
+                ));
             }
             let l_extra = r.bytes(local_offset + 30 + l_nlen, l_elen)?;
             zip64_extra(&r, l_extra, &mut l_size, &mut l_csize, None)?;
-            let is64 = size >= 0xFFFF_FFFF || csize >= 0xFFFF_FFFF || l_csize != r.u32(local_offset + 18)? as u64;
+            let is64 = size >= 0xFFFF_FFFF
+                || csize >= 0xFFFF_FFFF
+                || l_csize != r.u32(local_offset + 18)? as u64;
             if flags & FLAG_DESCRIPTOR == 0 {
                 if l_crc != crc32 {
-                    return Err(member_err("local header CRC differs from the central directory".into()));
+                    return Err(member_err(
+                        "local header CRC differs from the central directory".into(),
+                    ));
                 }
                 if l_csize != csize || l_size != size {
-                    return Err(member_err("local header size differs from the central directory".into()));
+                    return Err(member_err(
+                        "local header size differs from the central directory".into(),
+                    ));
                 }
             }
             let data_offset = local_offset + 30 + l_nlen + l_elen;
@@ -283,7 +299,9 @@ impl<'a> ZipIndex<'a> {
                     (r.u32(at + 4)? as u64, r.u32(at + 8)? as u64, 12)
                 };
                 if d_crc != crc32 || d_csize != csize || d_size != size {
-                    return Err(member_err("data descriptor differs from the central directory".into()));
+                    return Err(member_err(
+                        "data descriptor differs from the central directory".into(),
+                    ));
                 }
                 dlen = at + body - data_end;
             }

@@ -8,16 +8,40 @@ use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyOSError};
 use pyo3::prelude::*;
 
-create_exception!(_core, EnvstoreError, PyException, "Root of every error envstore raises.");
-create_exception!(_core, ArchiveError, EnvstoreError, "An archive was rejected as unsafe or malformed.");
-create_exception!(_core, StoreError, EnvstoreError, "The store is missing or holds damaged data.");
-create_exception!(_core, ConflictError, EnvstoreError, "Two sources put different content at one path.");
+create_exception!(
+    _core,
+    EnvstoreError,
+    PyException,
+    "Root of every error envstore raises."
+);
+create_exception!(
+    _core,
+    ArchiveError,
+    EnvstoreError,
+    "An archive was rejected as unsafe or malformed."
+);
+create_exception!(
+    _core,
+    StoreError,
+    EnvstoreError,
+    "The store is missing or holds damaged data."
+);
+create_exception!(
+    _core,
+    ConflictError,
+    EnvstoreError,
+    "Two sources put different content at one path."
+);
 
 fn to_pyerr(py: Python<'_>, err: core::Error) -> PyErr {
     let message = err.to_string();
     if let core::Error::Io { op, path, source } = &err {
         let reason = source.to_string();
-        let reason = reason.split(" (os error").next().unwrap_or(&reason).to_string();
+        let reason = reason
+            .split(" (os error")
+            .next()
+            .unwrap_or(&reason)
+            .to_string();
         let text = format!("failed to {op}: {reason}");
         return match source.raw_os_error() {
             Some(errno) => PyOSError::new_err((errno, text, path.display().to_string())),
@@ -35,8 +59,16 @@ fn to_pyerr(py: Python<'_>, err: core::Error) -> PyErr {
     let value = pyerr.value(py);
     let mut attrs: Vec<(&str, String)> = vec![("code", err.code().to_string())];
     match &err {
-        core::Error::UnsafeMember { archive, member, reason }
-        | core::Error::Record { archive, member, reason } => {
+        core::Error::UnsafeMember {
+            archive,
+            member,
+            reason,
+        }
+        | core::Error::Record {
+            archive,
+            member,
+            reason,
+        } => {
             attrs.push(("archive", archive.clone()));
             attrs.push(("member", member.clone()));
             attrs.push(("reason", reason.clone()));
@@ -45,7 +77,11 @@ fn to_pyerr(py: Python<'_>, err: core::Error) -> PyErr {
             attrs.push(("archive", archive.clone()));
             attrs.push(("reason", reason.clone()));
         }
-        core::Error::Conflict { path, first, second } => {
+        core::Error::Conflict {
+            path,
+            first,
+            second,
+        } => {
             attrs.push(("path", path.clone()));
             attrs.push(("first", first.clone()));
             attrs.push(("second", second.clone()));
@@ -95,15 +131,15 @@ impl Limits {
 }
 
 fn core_limits(l: Option<Limits>) -> core::IngestLimits {
-        match l {
-            None => core::IngestLimits::default(),
-            Some(l) => core::IngestLimits {
-                max_files: l.max_files,
-                max_total_size: l.max_total_size,
-                max_file_size: l.max_file_size,
-                max_ratio: l.max_ratio,
-            },
-        }
+    match l {
+        None => core::IngestLimits::default(),
+        Some(l) => core::IngestLimits {
+            max_files: l.max_files,
+            max_total_size: l.max_total_size,
+            max_file_size: l.max_file_size,
+            max_ratio: l.max_ratio,
+        },
+    }
 }
 
 #[pyclass(frozen, get_all, module = "envstore._core")]
@@ -202,7 +238,12 @@ impl Store {
 
     /// Add a file; its executable bit comes from the file unless given.
     #[pyo3(signature = (path, executable=None))]
-    fn add_file(&self, py: Python<'_>, path: PathBuf, executable: Option<bool>) -> PyResult<String> {
+    fn add_file(
+        &self,
+        py: Python<'_>,
+        path: PathBuf,
+        executable: Option<bool>,
+    ) -> PyResult<String> {
         let result = py.detach(|| {
             let exec = match executable {
                 Some(e) => e,
@@ -228,7 +269,12 @@ impl Store {
     }
 
     #[pyo3(signature = (path, limits=None))]
-    fn ingest_wheel(&self, py: Python<'_>, path: PathBuf, limits: Option<Limits>) -> PyResult<IngestResult> {
+    fn ingest_wheel(
+        &self,
+        py: Python<'_>,
+        path: PathBuf,
+        limits: Option<Limits>,
+    ) -> PyResult<IngestResult> {
         let limits = core_limits(limits);
         py.detach(|| core::wheel::ingest_wheel(&self.inner, &path, &limits))
             .map(Into::into)
@@ -236,7 +282,12 @@ impl Store {
     }
 
     #[pyo3(signature = (path, limits=None))]
-    fn ingest_tar(&self, py: Python<'_>, path: PathBuf, limits: Option<Limits>) -> PyResult<IngestResult> {
+    fn ingest_tar(
+        &self,
+        py: Python<'_>,
+        path: PathBuf,
+        limits: Option<Limits>,
+    ) -> PyResult<IngestResult> {
         let limits = core_limits(limits);
         py.detach(|| core::tarball::ingest_tar(&self.inner, &path, &limits))
             .map(Into::into)
@@ -266,8 +317,13 @@ impl Store {
 
     /// Ids of every manifest in the store.
     fn manifest_ids(&self, py: Python<'_>) -> PyResult<Vec<String>> {
-        let listing = py.detach(|| self.inner.list_manifests()).map_err(|e| to_pyerr(py, e))?;
-        Ok(listing.into_iter().filter_map(|(_, id)| id.map(|i| i.to_hex())).collect())
+        let listing = py
+            .detach(|| self.inner.list_manifests())
+            .map_err(|e| to_pyerr(py, e))?;
+        Ok(listing
+            .into_iter()
+            .filter_map(|(_, id)| id.map(|i| i.to_hex()))
+            .collect())
     }
 
     /// Build `dest` from (label, manifest id) pairs; labels name the sources in conflicts.
@@ -321,7 +377,11 @@ impl Store {
             bytes_removed: report.bytes_removed,
             manifests_removed: report.manifests_removed,
             junk_removed: report.junk_removed,
-            removed: report.removed.iter().map(|p| p.display().to_string()).collect(),
+            removed: report
+                .removed
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
         })
     }
 
