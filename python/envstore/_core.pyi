@@ -1,0 +1,91 @@
+"""Type stubs for the Rust extension `envstore._core` (rust/envstore-py)."""
+
+import os
+from collections.abc import Sequence
+from typing import Union
+
+_Path = Union[str, os.PathLike[str]]
+
+class EnvstoreError(Exception):
+    code: str
+
+class ArchiveError(EnvstoreError):
+    archive: str
+    reason: str
+    member: str
+
+class StoreError(EnvstoreError): ...
+
+class ConflictError(EnvstoreError):
+    path: str
+    first: str
+    second: str
+
+class Limits:
+    max_files: int
+    max_total_size: int
+    max_file_size: int
+    max_ratio: int
+    def __init__(
+        self,
+        max_files: int | None = None,
+        max_total_size: int | None = None,
+        max_file_size: int | None = None,
+        max_ratio: int | None = None,
+    ) -> None: ...
+
+class IngestResult:
+    manifest_id: str
+    files: int
+    bytes: int
+    new_blobs: int
+    new_bytes: int
+
+class MaterializeResult:
+    files: int
+    dirs: int
+    symlinks: int
+    hardlinked: int
+    reflinked: int
+    copied: int
+
+class SweepResult:
+    blobs_removed: int
+    bytes_removed: int
+    manifests_removed: int
+    junk_removed: int
+    removed: list[str]
+
+class VerifyProblem:
+    path: str
+    kind: str  # "content" | "mode" | "junk" | "unreadable"
+    expected: str
+    actual: str
+
+class VerifyResult:
+    checked: int
+    bytes: int
+    problems: list[VerifyProblem]
+
+class Store:
+    def __init__(self, root: _Path, fsync: bool = True) -> None: ...
+    @property
+    def root(self) -> str: ...
+    def add_bytes(self, data: bytes, executable: bool = False) -> str: ...
+    def add_file(self, path: _Path, executable: bool | None = None) -> str: ...
+    def blob_path(self, key: str) -> str: ...
+    def ingest_wheel(self, path: _Path, limits: Limits | None = None) -> IngestResult: ...
+    def ingest_tar(self, path: _Path, limits: Limits | None = None) -> IngestResult: ...
+    def ingest_dir(
+        self, path: _Path, exclude: Sequence[str] = (), limits: Limits | None = None
+    ) -> IngestResult: ...
+    def manifest_json(self, manifest_id: str) -> str: ...
+    def manifest_ids(self) -> list[str]: ...
+    def materialize(
+        self, manifests: Sequence[tuple[str, str]], dest: _Path, copy: bool = False
+    ) -> MaterializeResult: ...
+    def sweep(self, keep: Sequence[str], dry_run: bool = False) -> SweepResult: ...
+    def verify(self) -> VerifyResult: ...
+
+def hash_bytes(data: bytes) -> str: ...
+def hash_file(path: _Path) -> str: ...
