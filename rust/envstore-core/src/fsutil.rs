@@ -125,3 +125,30 @@ fn make_dirs_writable(path: &Path) -> Result<()> {
     }
     Ok(())
 }
+
+/// Make every directory under `root` (and `root`) read-only; files keep their own modes
+/// (blobs are read-only already). Symlinks are never followed.
+pub fn make_dirs_read_only(root: &Path) -> Result<u64> {
+    let mut n = 0;
+    let mut stack = vec![root.to_path_buf()];
+    let mut dirs = Vec::new();
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).ctx("list", &dir)? {
+            let entry = entry.ctx("list", &dir)?;
+            if entry.file_type().ctx("stat", entry.path())?.is_dir() {
+                stack.push(entry.path());
+            }
+        }
+        dirs.push(dir);
+    }
+    for dir in dirs {
+        let mode = fs::symlink_metadata(&dir)
+            .ctx("stat", &dir)?
+            .permissions()
+            .mode();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(mode & !0o222))
+            .ctx("make read-only", &dir)?;
+        n += 1;
+    }
+    Ok(n)
+}

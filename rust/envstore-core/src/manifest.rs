@@ -131,6 +131,20 @@ impl BlobStore {
         Ok(id)
     }
 
+    /// Store a manifest built elsewhere (Python assembles install layouts). It is validated
+    /// like any stored manifest, and every blob it names must already be in the store.
+    pub fn put_manifest_json(&self, text: &str) -> Result<ManifestId> {
+        let manifest = Manifest::from_json("(new)", text)?;
+        for (path, entry) in &manifest.entries {
+            if let (Some(key), Entry::File { size, .. }) = (entry.blob(), entry) {
+                if !self.has_blob(&key, *size) {
+                    return Err(crate::blob::missing_blob(&key, path));
+                }
+            }
+        }
+        self.put_manifest(&manifest)
+    }
+
     pub fn get_manifest(&self, id: &str) -> Result<Manifest> {
         let parsed = ContentHash::from_hex(id)?;
         let path = manifest_path(self, &parsed);

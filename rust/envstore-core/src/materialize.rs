@@ -29,7 +29,7 @@ pub struct MaterializeReport {
 
 /// Merge manifests into one path -> (entry, source label) map; identical entries may repeat
 /// (namespace packages' shared files), different ones are a conflict naming both sources.
-fn merge(manifests: &[(String, Manifest)]) -> Result<BTreeMap<&str, (&Entry, &str)>> {
+pub(crate) fn merge(manifests: &[(String, Manifest)]) -> Result<BTreeMap<&str, (&Entry, &str)>> {
     let mut merged: BTreeMap<&str, (&Entry, &str)> = BTreeMap::new();
     for (label, manifest) in manifests {
         for (path, entry) in &manifest.entries {

@@ -7,9 +7,15 @@ use std::path::PathBuf;
 
 use rayon::prelude::*;
 
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
 use crate::blob::BlobStore;
-use crate::error::Result;
+use crate::error::{IoContext, Result};
 use crate::hash::ContentHash;
+use crate::manifest::{Entry, Manifest};
+use crate::materialize::merge;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProblemKind {
@@ -21,6 +27,14 @@ pub enum ProblemKind {
     Junk,
     /// Could not be read.
     Unreadable,
+    /// A path of the manifest is absent from the tree.
+    Missing,
+    /// A path in the tree that no manifest lists.
+    Extra,
+    /// The path holds another kind of file (a file replaced by a symlink, ...).
+    Type,
+    /// Same content, but no longer the blob's inode (an editor saved a copy over the link).
+    Unlinked,
 }
 
 #[derive(Clone, Debug)]
@@ -107,6 +121,158 @@ pub fn verify_blobs(store: &BlobStore) -> Result<VerifyReport> {
     Ok(report)
 }
 
+/// Compare a materialized tree with the manifests it was built from: every file's content (by
+/// hash), mode and link to its blob; symlink targets; missing and extra paths.
+pub fn verify_tree(
+    store: &BlobStore,
+    manifests: &[(String, Manifest)],
+    root: &Path,
+) -> Result<Vec<Problem>> {
+    let merged = merge(manifests)?;
+    let mut on_disk: BTreeMap<String, fs::Metadata> = BTreeMap::new();
+    let mut stack = vec![(root.to_path_buf(), String::new())];
+    while let Some((dir, rel)) = stack.pop() {
+        for entry in fs::read_dir(&dir).ctx("list", &dir)? {
+            let entry = entry.ctx("list", &dir)?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let child = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            let meta = fs::symlink_metadata(entry.path()).ctx("stat", entry.path())?;
+            if meta.is_dir() {
+                stack.push((entry.path(), child.clone()));
+            }
+            on_disk.insert(child, meta);
+        }
+    }
+    let problem = |path: &str, kind, expected: String, actual: String| Problem {
+        path: root.join(path),
+        kind,
+        expected,
+        actual,
+    };
+    let mut problems: Vec<Problem> = on_disk
+        .iter()
+        .filter(|(p, m)| {
+            let listed = merged.contains_key(p.as_str());
+            let implied_dir = m.is_dir() && is_parent_of_entry(p, &merged);
+            !listed && !implied_dir
+        })
+        .map(|(p, _)| {
+            problem(
+                p,
+                ProblemKind::Extra,
+                "nothing".into(),
+                "an unlisted path".into(),
+            )
+        })
+        .collect();
+    let checks: Vec<Vec<Problem>> = merged
+        .par_iter()
+        .map(|(path, (entry, _))| {
+            let Some(meta) = on_disk.get(*path) else {
+                return vec![problem(
+                    path,
+                    ProblemKind::Missing,
+                    "present".into(),
+                    "missing".into(),
+                )];
+            };
+            let mut out = Vec::new();
+            match entry {
+                Entry::Dir if !meta.is_dir() => out.push(problem(
+                    path,
+                    ProblemKind::Type,
+                    "directory".into(),
+                    "not a directory".into(),
+                )),
+                Entry::Dir => {}
+                Entry::Symlink { target } => match fs::read_link(root.join(path)) {
+                    Ok(t) if t.to_string_lossy() == target.as_str() => {}
+                    Ok(t) => out.push(problem(
+                        path,
+                        ProblemKind::Content,
+                        target.clone(),
+                        t.display().to_string(),
+                    )),
+                    Err(_) => out.push(problem(
+                        path,
+                        ProblemKind::Type,
+                        "symlink".into(),
+                        "not a symlink".into(),
+                    )),
+                },
+                Entry::File { hash, .. } => {
+                    if !meta.is_file() {
+                        out.push(problem(
+                            path,
+                            ProblemKind::Type,
+                            "regular file".into(),
+                            "another file type".into(),
+                        ));
+                        return out;
+                    }
+                    let key = entry.blob().unwrap_or(crate::blob::BlobKey {
+                        hash: *hash,
+                        executable: false,
+                    });
+                    let mode = meta.mode() & 0o7777;
+                    if mode != key.mode() {
+                        out.push(problem(
+                            path,
+                            ProblemKind::Mode,
+                            format!("{:o}", key.mode()),
+                            format!("{mode:o}"),
+                        ));
+                    }
+                    match ContentHash::of_file(&root.join(path)) {
+                        Ok(h) if h == *hash => {
+                            // Only meaningful where a hardlink was possible: same filesystem.
+                            let unlinked = fs::metadata(store.blob_path(&key))
+                                .map(|b| b.dev() == meta.dev() && b.ino() != meta.ino())
+                                .unwrap_or(false);
+                            if unlinked {
+                                out.push(problem(
+                                    path,
+                                    ProblemKind::Unlinked,
+                                    "hardlink to its blob".into(),
+                                    "a separate copy".into(),
+                                ));
+                            }
+                        }
+                        Ok(h) => out.push(problem(
+                            path,
+                            ProblemKind::Content,
+                            hash.to_hex(),
+                            h.to_hex(),
+                        )),
+                        Err(e) => out.push(problem(
+                            path,
+                            ProblemKind::Unreadable,
+                            "readable".into(),
+                            e.to_string(),
+                        )),
+                    }
+                }
+            }
+            out
+        })
+        .collect();
+    problems.extend(checks.into_iter().flatten());
+    problems.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(problems)
+}
+
+fn is_parent_of_entry(dir: &str, merged: &BTreeMap<&str, (&Entry, &str)>) -> bool {
+    let prefix = format!("{dir}/");
+    merged
+        .range(prefix.as_str()..)
+        .next()
+        .is_some_and(|(p, _)| p.starts_with(&prefix))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,5 +298,48 @@ mod tests {
             .collect();
         assert_eq!(kinds.len(), 2);
         assert!(kinds.contains(&ProblemKind::Content) && kinds.contains(&ProblemKind::Mode));
+    }
+
+    #[test]
+    fn tree_check_finds_edits_replacements_and_strays() {
+        use crate::link::LinkStrategy;
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path().join("s"), Durability::None).unwrap();
+        let src = dir.path().join("src");
+        fs::create_dir_all(src.join("pkg")).unwrap();
+        fs::write(src.join("pkg/a.py"), b"a = 1").unwrap();
+        fs::write(src.join("pkg/b.py"), b"b = 2").unwrap();
+        fs::write(src.join("pkg/c.py"), b"c = 3").unwrap();
+        let report = crate::tree::ingest_dir(&store, &src, &[], &Default::default()).unwrap();
+        let manifests = vec![("src".to_string(), report.manifest)];
+        let out = dir.path().join("out");
+        crate::materialize(&store, &manifests, &out, LinkStrategy::Auto).unwrap();
+        assert!(verify_tree(&store, &manifests, &out).unwrap().is_empty());
+
+        // editor-style save with identical content: a new inode
+        fs::remove_file(out.join("pkg/a.py")).unwrap();
+        fs::write(out.join("pkg/a.py"), b"a = 1").unwrap();
+        fs::set_permissions(out.join("pkg/a.py"), fs::Permissions::from_mode(0o444)).unwrap();
+        // replaced with different content
+        fs::remove_file(out.join("pkg/b.py")).unwrap();
+        fs::write(out.join("pkg/b.py"), b"b = 9").unwrap();
+        fs::set_permissions(out.join("pkg/b.py"), fs::Permissions::from_mode(0o444)).unwrap();
+        fs::remove_file(out.join("pkg/c.py")).unwrap();
+        fs::write(out.join("pkg/stray.py"), b"").unwrap();
+        let mut kinds: Vec<(String, ProblemKind)> = verify_tree(&store, &manifests, &out)
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.path.file_name().unwrap().to_string_lossy().into_owned(), p.kind))
+            .collect();
+        kinds.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            kinds,
+            vec![
+                ("a.py".into(), ProblemKind::Unlinked),
+                ("b.py".into(), ProblemKind::Content),
+                ("c.py".into(), ProblemKind::Missing),
+                ("stray.py".into(), ProblemKind::Extra),
+            ]
+        );
     }
 }

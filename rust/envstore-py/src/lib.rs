@@ -207,6 +207,35 @@ fn parse_ids(ids: &[String]) -> core::Result<Vec<core::ManifestId>> {
     ids.iter().map(|s| core::ContentHash::from_hex(s)).collect()
 }
 
+impl Store {
+    fn load(&self, manifests: &[(String, String)]) -> core::Result<Vec<(String, core::Manifest)>> {
+        manifests
+            .iter()
+            .map(|(label, id)| Ok((label.clone(), self.inner.get_manifest(id)?)))
+            .collect()
+    }
+}
+
+fn problem(p: core::verify::Problem) -> VerifyProblem {
+    use core::verify::ProblemKind as K;
+    let kind = match p.kind {
+        K::Content => "content",
+        K::Mode => "mode",
+        K::Junk => "junk",
+        K::Unreadable => "unreadable",
+        K::Missing => "missing",
+        K::Extra => "extra",
+        K::Type => "type",
+        K::Unlinked => "unlinked",
+    };
+    VerifyProblem {
+        path: p.path.display().to_string(),
+        kind: kind.to_string(),
+        expected: p.expected,
+        actual: p.actual,
+    }
+}
+
 #[pymethods]
 impl Store {
     #[new]
@@ -315,6 +344,32 @@ impl Store {
             .map_err(|e| to_pyerr(py, e))
     }
 
+    /// Validate and store a manifest given as JSON (every blob must exist); returns its id.
+    fn put_manifest(&self, py: Python<'_>, manifest_json: &str) -> PyResult<String> {
+        py.detach(|| self.inner.put_manifest_json(manifest_json))
+            .map(|id| id.to_hex())
+            .map_err(|e| to_pyerr(py, e))
+    }
+
+    /// Compare a materialized tree with its manifests; returns the problems found.
+    fn verify_tree(
+        &self,
+        py: Python<'_>,
+        manifests: Vec<(String, String)>,
+        root: PathBuf,
+    ) -> PyResult<Vec<Py<VerifyProblem>>> {
+        let problems = py
+            .detach(|| {
+                let loaded = self.load(&manifests)?;
+                core::verify::verify_tree(&self.inner, &loaded, &root)
+            })
+            .map_err(|e| to_pyerr(py, e))?;
+        problems
+            .into_iter()
+            .map(|p| Py::new(py, problem(p)))
+            .collect()
+    }
+
     /// Ids of every manifest in the store.
     fn manifest_ids(&self, py: Python<'_>) -> PyResult<Vec<String>> {
         let listing = py
@@ -342,10 +397,7 @@ impl Store {
         };
         let report = py
             .detach(|| {
-                let loaded = manifests
-                    .iter()
-                    .map(|(label, id)| Ok((label.clone(), self.inner.get_manifest(id)?)))
-                    .collect::<core::Result<Vec<_>>>()?;
+                let loaded = self.load(&manifests)?;
                 core::materialize(&self.inner, &loaded, &dest, strategy)
             })
             .map_err(|e| to_pyerr(py, e))?;
@@ -393,23 +445,7 @@ impl Store {
         let problems = report
             .problems
             .into_iter()
-            .map(|p| {
-                let kind = match p.kind {
-                    core::verify::ProblemKind::Content => "content",
-                    core::verify::ProblemKind::Mode => "mode",
-                    core::verify::ProblemKind::Junk => "junk",
-                    core::verify::ProblemKind::Unreadable => "unreadable",
-                };
-                Py::new(
-                    py,
-                    VerifyProblem {
-                        path: p.path.display().to_string(),
-                        kind: kind.to_string(),
-                        expected: p.expected,
-                        actual: p.actual,
-                    },
-                )
-            })
+            .map(|p| Py::new(py, problem(p)))
             .collect::<PyResult<Vec<_>>>()?;
         Ok(VerifyResult {
             checked: report.checked,
@@ -433,6 +469,20 @@ fn hash_file(py: Python<'_>, path: PathBuf) -> PyResult<String> {
         .map_err(|e| to_pyerr(py, e))
 }
 
+/// Delete a tree, including read-only directories, without following symlinks.
+#[pyfunction]
+fn remove_tree(py: Python<'_>, path: PathBuf) -> PyResult<()> {
+    py.detach(|| core::fsutil::remove_tree(&path))
+        .map_err(|e| to_pyerr(py, e))
+}
+
+/// Make every directory under `path` read-only (files keep their modes); returns the count.
+#[pyfunction]
+fn make_dirs_read_only(py: Python<'_>, path: PathBuf) -> PyResult<u64> {
+    py.detach(|| core::fsutil::make_dirs_read_only(&path))
+        .map_err(|e| to_pyerr(py, e))
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -449,5 +499,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<VerifyResult>()?;
     m.add_function(wrap_pyfunction!(hash_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(hash_file, m)?)?;
+    m.add_function(wrap_pyfunction!(remove_tree, m)?)?;
+    m.add_function(wrap_pyfunction!(make_dirs_read_only, m)?)?;
     Ok(())
 }
