@@ -11,10 +11,13 @@ Plain module, no pytest dependency: `from wheel_factory import build_wheel, ...`
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
+import io
 import struct
 import warnings
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence, Union
@@ -59,6 +62,30 @@ def wheel_filename(name: str, version: str, tag: str = "py3-none-any") -> str:
     return f"{name}-{version}-{tag}.whl"
 
 
+class _Unseekable(io.RawIOBase):
+    """A write-only stream without seek/tell: zipfile then writes data descriptors."""
+
+    def __init__(self, f) -> None:
+        super().__init__()
+        self._f = f
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b) -> int:
+        return self._f.write(b)
+
+    def seekable(self) -> bool:
+        return False
+
+    def tell(self) -> int:
+        raise OSError("unseekable")
+
+    def flush(self) -> None:
+        if not self._f.closed:
+            self._f.flush()
+
+
 def _pairs(files: Files | None) -> list[tuple[str, bytes]]:
     if files is None:
         return []
@@ -81,6 +108,9 @@ def build_wheel(
     metadata: bytes | None = None,
     wheel_meta: bytes | None = None,
     comment: bytes = b"",
+    dist_info: bool = True,
+    force_zip64: bool = False,
+    data_descriptor: bool = False,
     filename: str | None = None,
     tag: str = "py3-none-any",
 ) -> Path:
@@ -95,19 +125,22 @@ def build_wheel(
     extra           members written after RECORD and never listed in it.
     external_attr   member name -> ZipInfo.external_attr (see `unix_attr`); default 0o644 file.
     compress_type   method for every member; `compress_types` overrides it per member name.
+    dist_info       False: write only `files` and `extra` (no METADATA, WHEEL or RECORD).
+    force_zip64     give every file member ZIP64 extra fields in its local header.
+    data_descriptor write as to an unseekable stream: CRC and sizes follow the data.
     """
     path_dir = Path(path_dir)
     path_dir.mkdir(parents=True, exist_ok=True)
     out = path_dir / (filename or wheel_filename(name, version, tag))
-    dist_info = f"{name}-{version}.dist-info"
+    di = f"{name}-{version}.dist-info"
     payload = _pairs(files)
     meta = [
-        (f"{dist_info}/METADATA", metadata if metadata is not None
+        (f"{di}/METADATA", metadata if metadata is not None
          else f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()),
-        (f"{dist_info}/WHEEL", wheel_meta if wheel_meta is not None
+        (f"{di}/WHEEL", wheel_meta if wheel_meta is not None
          else f"Wheel-Version: 1.0\nGenerator: wheel_factory\nRoot-Is-Purelib: true\nTag: {tag}\n".encode()),
-    ]
-    record_name = f"{dist_info}/RECORD"
+    ] if dist_info else []
+    record_name = f"{di}/RECORD"
 
     rows: list[Row] = []
     seen: set[str] = set()
@@ -118,19 +151,22 @@ def build_wheel(
     rows.append((record_name, "", ""))
 
     members = payload + meta
-    if record is True:
+    if not dist_info or record is False:
+        pass
+    elif record is True:
         members.append((record_name, render_record(rows)))
     elif isinstance(record, (bytes, str)):
         members.append((record_name, record.encode() if isinstance(record, str) else record))
-    elif callable(record):
+    else:
         members.append((record_name, render_record(record(list(rows)))))
     members += _pairs(extra)
 
     attrs = dict(external_attr or {})
     methods = dict(compress_types or {})
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), open(out, "wb") as raw, \
+            (_Unseekable(raw) if data_descriptor else contextlib.nullcontext(raw)) as sink:
         warnings.simplefilter("ignore")  # "Duplicate name" from zipfile, on purpose
-        with zipfile.ZipFile(out, "w") as zf:
+        with zipfile.ZipFile(sink, "w") as zf:
             for n, d in members:
                 info = zipfile.ZipInfo(n, date_time=(2020, 1, 1, 0, 0, 0))
                 info.create_system = 3  # Unix, so the core reads the mode bits
@@ -139,7 +175,12 @@ def build_wheel(
                 info.external_attr = attrs.get(n, unix_attr(default))
                 if n.endswith("/"):
                     info.external_attr |= 0x10  # MS-DOS directory bit, as zipfile sets it
-                zf.writestr(info, d)
+                    zf.writestr(info, d)
+                elif force_zip64:
+                    with zf.open(info, "w", force_zip64=True) as f:
+                        f.write(d)
+                else:
+                    zf.writestr(info, d)
             zf.comment = comment
     return out
 
@@ -333,5 +374,47 @@ def duplicate_central_entry(path: Path | str, member: str) -> Path:
         out = buf[:end] + rec + buf[end:]
         eocd = lay.eocd + e.length
         struct.pack_into("<HHI", out, eocd + 8, lay.count + 1, lay.count + 1, lay.cd_size + e.length)
+        return out
+    return _edit(path, fn)
+
+
+def patch_eocd_count(path: Path | str, count: int) -> Path:
+    """Make the end record claim `count` members (the central directory is left as it is)."""
+    def fn(buf: bytearray) -> None:
+        struct.pack_into("<HH", buf, _eocd(buf) + 8, count, count)
+    return _edit(path, fn)
+
+
+def patch_descriptor_crc(path: Path | str, member: str, crc: int | None = None) -> Path:
+    """Set the CRC-32 in the member's data descriptor (default: the central one, inverted)."""
+    def fn(buf: bytearray) -> None:
+        e = _entry(buf, member)
+        assert e.flags & 0x08, "member has no data descriptor"
+        at = data_offset(buf, member) + e.compressed_size
+        if buf[at:at + 4] == b"PK\x07\x08":
+            at += 4
+        struct.pack_into("<I", buf, at, (e.crc ^ 0xFFFFFFFF) if crc is None else crc)
+    return _edit(path, fn)
+
+
+def unicode_path_extra(central_name: str | bytes, unicode_name: str) -> bytes:
+    """An Info-ZIP Unicode Path extra field (0x7075). Readers that honour it (Info-ZIP unzip,
+    Python 3.12+ zipfile, ...) use `unicode_name` instead of the header's name when the CRC-32
+    of the header's name matches."""
+    raw = central_name.encode("utf-8") if isinstance(central_name, str) else central_name
+    body = struct.pack("<BI", 1, zlib.crc32(raw)) + unicode_name.encode("utf-8")
+    return struct.pack("<HH", 0x7075, len(body)) + body
+
+
+def add_central_extra(path: Path | str, member: str, extra: bytes) -> Path:
+    """Append `extra` to the extra field of the member's central directory record."""
+    def fn(buf: bytearray) -> bytearray:
+        lay = layout(buf)
+        e = _entry(buf, member)
+        nlen, elen = struct.unpack_from("<HH", buf, e.offset + 28)
+        at = e.offset + 46 + nlen + elen
+        out = buf[:at] + extra + buf[at:]
+        struct.pack_into("<H", out, e.offset + 30, elen + len(extra))
+        struct.pack_into("<I", out, lay.eocd + len(extra) + 12, lay.cd_size + len(extra))
         return out
     return _edit(path, fn)

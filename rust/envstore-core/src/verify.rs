@@ -329,7 +329,12 @@ mod tests {
         let mut kinds: Vec<(String, ProblemKind)> = verify_tree(&store, &manifests, &out)
             .unwrap()
             .into_iter()
-            .map(|p| (p.path.file_name().unwrap().to_string_lossy().into_owned(), p.kind))
+            .map(|p| {
+                (
+                    p.path.file_name().unwrap().to_string_lossy().into_owned(),
+                    p.kind,
+                )
+            })
             .collect();
         kinds.sort_by(|a, b| a.0.cmp(&b.0));
         assert_eq!(

@@ -129,6 +129,24 @@ fn zip64_extra(
     Ok(())
 }
 
+/// Info-ZIP's Unicode Path field (0x7075) gives some readers a second name for a member; accept
+/// it only when it names the member exactly as the header does, so every reader agrees.
+fn unicode_path_agrees(extra: &[u8], raw_name: &[u8]) -> bool {
+    let mut pos = 0usize;
+    while pos + 4 <= extra.len() {
+        let id = u16::from_le_bytes([extra[pos], extra[pos + 1]]);
+        let len = u16::from_le_bytes([extra[pos + 2], extra[pos + 3]]) as usize;
+        let Some(body) = extra.get(pos + 4..pos + 4 + len) else {
+            return false;
+        };
+        if id == 0x7075 && body.get(5..) != Some(raw_name) {
+            return false;
+        }
+        pos += 4 + len;
+    }
+    true
+}
+
 fn comment_hides_zip(comment: &[u8]) -> bool {
     comment
         .windows(4)
@@ -232,6 +250,9 @@ impl<'a> ZipIndex<'a> {
             if flags & (FLAG_ENCRYPTED | FLAG_STRONG_ENCRYPTION) != 0 {
                 return Err(member_err("encryption".into()));
             }
+            if !unicode_path_agrees(extra, raw_name) {
+                return Err(member_err("Unicode path field names another file".into()));
+            }
             if method != METHOD_STORED && method != METHOD_DEFLATED {
                 return Err(member_err(format!(
                     "unsupported compression method {method}"
@@ -263,6 +284,9 @@ impl<'a> ZipIndex<'a> {
                 ));
             }
             let l_extra = r.bytes(local_offset + 30 + l_nlen, l_elen)?;
+            if !unicode_path_agrees(l_extra, raw_name) {
+                return Err(member_err("Unicode path field names another file".into()));
+            }
             zip64_extra(&r, l_extra, &mut l_size, &mut l_csize, None)?;
             let is64 = size >= 0xFFFF_FFFF
                 || csize >= 0xFFFF_FFFF

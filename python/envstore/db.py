@@ -1,0 +1,194 @@
+"""The store database (SQLite, `STORE/db-v1.sqlite`): which prefixes are valid and what they
+reference, which artifacts were ingested as which manifests, compiled bytecode, and GC roots.
+A prefix row is written only after its directory is complete and renamed into place, inside
+one transaction, so a crash leaves either a valid registration or none."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+DB_NAME = "db-v1.sqlite"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS prefixes (
+    path TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    manifests TEXT NOT NULL,          -- JSON list of [label, manifest id]
+    interpreter TEXT NOT NULL,        -- the interpreter's store path (a reference)
+    lock_hash TEXT NOT NULL,
+    created REAL NOT NULL,
+    last_used REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS artifacts (
+    sha256 TEXT PRIMARY KEY,          -- the wheel's hash from the lock/index
+    manifest_id TEXT NOT NULL,
+    filename TEXT NOT NULL,
+    url TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    last_used REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS bytecode (
+    source_manifest TEXT NOT NULL,
+    interpreter TEXT NOT NULL,
+    manifest_id TEXT NOT NULL,
+    last_used REAL NOT NULL,
+    PRIMARY KEY (source_manifest, interpreter)
+);
+CREATE TABLE IF NOT EXISTS roots (
+    link TEXT PRIMARY KEY,            -- absolute path of an out-link or profile generation
+    prefix TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    created REAL NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class PrefixRow:
+    path: str
+    name: str
+    manifests: list[tuple[str, str]]
+    interpreter: str
+    lock_hash: str
+    created: float
+    last_used: float
+
+
+@dataclass(frozen=True)
+class ArtifactRow:
+    sha256: str
+    manifest_id: str
+    filename: str
+    url: str
+    size: int
+    last_used: float
+
+
+class StoreDB:
+    """A connection per process; writes use short IMMEDIATE transactions."""
+
+    def __init__(self, store_root: Path) -> None:
+        self.path = Path(store_root) / DB_NAME
+        self.conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn.executescript(SCHEMA)
+        self.conn.execute(
+            "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
+        )
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    # prefixes -------------------------------------------------------------------------------
+    def register_prefix(
+        self, path: Path, name: str, manifests: list[tuple[str, str]], interpreter: str, lock_hash: str
+    ) -> None:
+        now = time.time()
+        with self.transaction() as c:
+            c.execute(
+                "INSERT OR REPLACE INTO prefixes VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (str(path), name, json.dumps(manifests), interpreter, lock_hash, now, now),
+            )
+
+    def prefix(self, path: Path) -> PrefixRow | None:
+        row = self.conn.execute("SELECT * FROM prefixes WHERE path = ?", (str(path),)).fetchone()
+        return _prefix_row(row) if row else None
+
+    def prefixes(self) -> list[PrefixRow]:
+        return [_prefix_row(r) for r in self.conn.execute("SELECT * FROM prefixes ORDER BY path")]
+
+    def touch_prefix(self, path: Path) -> None:
+        self.conn.execute("UPDATE prefixes SET last_used = ? WHERE path = ?", (time.time(), str(path)))
+
+    def forget_prefixes(self, paths: list[str]) -> None:
+        with self.transaction() as c:
+            c.executemany("DELETE FROM prefixes WHERE path = ?", [(p,) for p in paths])
+            c.executemany("DELETE FROM roots WHERE prefix = ?", [(p,) for p in paths])
+
+    # artifacts ------------------------------------------------------------------------------
+    def artifact(self, sha256: str) -> ArtifactRow | None:
+        row = self.conn.execute("SELECT * FROM artifacts WHERE sha256 = ?", (sha256,)).fetchone()
+        return ArtifactRow(*row) if row else None
+
+    def artifacts(self) -> list[ArtifactRow]:
+        return [ArtifactRow(*r) for r in self.conn.execute("SELECT * FROM artifacts")]
+
+    def register_artifact(self, sha256: str, manifest_id: str, filename: str, url: str, size: int) -> None:
+        with self.transaction() as c:
+            c.execute(
+                "INSERT OR REPLACE INTO artifacts VALUES (?, ?, ?, ?, ?, ?)",
+                (sha256, manifest_id, filename, url, size, time.time()),
+            )
+
+    def touch_artifacts(self, sha256s: list[str]) -> None:
+        now = time.time()
+        with self.transaction() as c:
+            c.executemany("UPDATE artifacts SET last_used = ? WHERE sha256 = ?", [(now, s) for s in sha256s])
+
+    # bytecode -------------------------------------------------------------------------------
+    def bytecode(self, source_manifest: str, interpreter: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT manifest_id FROM bytecode WHERE source_manifest = ? AND interpreter = ?",
+            (source_manifest, interpreter),
+        ).fetchone()
+        return row[0] if row else None
+
+    def register_bytecode(self, source_manifest: str, interpreter: str, manifest_id: str) -> None:
+        with self.transaction() as c:
+            c.execute(
+                "INSERT OR REPLACE INTO bytecode VALUES (?, ?, ?, ?)",
+                (source_manifest, interpreter, manifest_id, time.time()),
+            )
+
+    def bytecode_rows(self) -> list[tuple[str, str, str, float]]:
+        return list(self.conn.execute("SELECT * FROM bytecode"))
+
+    # roots ----------------------------------------------------------------------------------
+    def add_root(self, link: Path, prefix: Path, kind: str) -> None:
+        with self.transaction() as c:
+            c.execute(
+                "INSERT OR REPLACE INTO roots VALUES (?, ?, ?, ?)", (str(link), str(prefix), kind, time.time())
+            )
+
+    def roots(self) -> list[tuple[str, str, str]]:
+        return [tuple(r) for r in self.conn.execute("SELECT link, prefix, kind FROM roots ORDER BY link")]
+
+    def forget_roots(self, links: list[str]) -> None:
+        with self.transaction() as c:
+            c.executemany("DELETE FROM roots WHERE link = ?", [(link,) for link in links])
+
+    def prune_orphans(self, live_manifests: set[str]) -> None:
+        """Drop artifact and bytecode rows whose manifests the sweep removed."""
+        with self.transaction() as c:
+            for sha, mid in list(c.execute("SELECT sha256, manifest_id FROM artifacts")):
+                if mid not in live_manifests:
+                    c.execute("DELETE FROM artifacts WHERE sha256 = ?", (sha,))
+            for src, interp, mid in list(c.execute("SELECT source_manifest, interpreter, manifest_id FROM bytecode")):
+                if mid not in live_manifests or src not in live_manifests:
+                    c.execute(
+                        "DELETE FROM bytecode WHERE source_manifest = ? AND interpreter = ?", (src, interp)
+                    )
+
+
+def _prefix_row(row: tuple) -> PrefixRow:
+    path, name, manifests, interpreter, lock_hash, created, last_used = row
+    return PrefixRow(path, name, [tuple(m) for m in json.loads(manifests)], interpreter, lock_hash, created, last_used)

@@ -1,0 +1,150 @@
+"""Place an ingested wheel into a venv-style prefix, per the binary distribution format:
+root and purelib/platlib into site-packages, `.data/scripts` into bin (with `#!python`
+rewritten), headers under include/site, data at the prefix root; entry points become
+launchers; INSTALLER and a RECORD for the installed paths are written. The result is a new
+manifest of existing blobs plus a few generated ones; no file is copied."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import json
+import posixpath
+from dataclasses import dataclass
+from pathlib import Path
+
+from envstore._core import Store
+from envstore.errors import ArchiveError
+from envstore.scripts import check_script_name, entry_point_scripts, rewrite_script
+
+INSTALLER = b"envstore\n"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where things go in one prefix."""
+
+    prefix: Path  # the final store path (shebangs point here)
+    py_version: str  # "3.12"
+
+    @property
+    def site_packages(self) -> str:
+        return f"lib/python{self.py_version}/site-packages"
+
+    @property
+    def python(self) -> str:
+        return str(self.prefix / "bin" / "python")
+
+
+def _record_hash(data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"sha256={digest}"
+
+
+def read_blob(store: Store, entry: dict) -> bytes:
+    key = entry["hash"] + (".x" if entry["executable"] else "")
+    return Path(store.blob_path(key)).read_bytes()
+
+
+def _file(entry: dict) -> dict:
+    return {"type": "file", "hash": entry["hash"], "size": entry["size"], "executable": entry["executable"]}
+
+
+class _Builder:
+    def __init__(self, store: Store, wheel: str) -> None:
+        self.store = store
+        self.wheel = wheel
+        self.entries: dict[str, dict] = {}
+        self.record: dict[str, tuple[str, int]] = {}
+
+    def put(self, path: str, entry: dict, record_hash: str) -> None:
+        if path in self.entries and self.entries[path] != entry:
+            raise ArchiveError(f"{self.wheel} installs two different files at '{path}'")
+        self.entries[path] = entry
+        self.record[path] = (record_hash, entry["size"])
+
+    def put_bytes(self, path: str, data: bytes, executable: bool) -> None:
+        key = self.store.add_bytes(data, executable)
+        entry = {"type": "file", "hash": key.removesuffix(".x"), "size": len(data), "executable": executable}
+        self.put(path, entry, _record_hash(data))
+
+
+def place_wheel(store: Store, manifest_id: str, wheel_filename: str, layout: Layout) -> str:
+    """Return the id of the manifest that installs this wheel into `layout.prefix`."""
+    entries: dict[str, dict] = json.loads(store.manifest_json(manifest_id))["entries"]
+    dist_info = next((p.split("/", 1)[0] for p in entries if p.split("/", 1)[0].endswith(".dist-info")), None)
+    if dist_info is None:
+        raise ArchiveError(f"{wheel_filename} has no .dist-info directory")
+    data_dir = dist_info[: -len(".dist-info")] + ".data"
+    wheel_meta = read_blob(store, entries[f"{dist_info}/WHEEL"]) if f"{dist_info}/WHEEL" in entries else b""
+    _check_wheel_version(wheel_meta, wheel_filename)
+    original = _parse_record(read_blob(store, entries[f"{dist_info}/RECORD"]))
+    dist_name = dist_info[: -len(".dist-info")].rpartition("-")[0]
+
+    site = layout.site_packages
+    out = _Builder(store, wheel_filename)
+    for path, entry in entries.items():
+        if entry["type"] != "file" or path == f"{dist_info}/RECORD":
+            continue
+        record_hash = original.get(path, "")
+        top, _, rest = path.partition("/")
+        if top != data_dir:
+            out.put(f"{site}/{path}", _file(entry), record_hash)
+            continue
+        scheme, _, rel = rest.partition("/")
+        if scheme in ("purelib", "platlib"):
+            out.put(f"{site}/{rel}", _file(entry), record_hash)
+        elif scheme == "scripts":
+            name = posixpath.basename(rel)
+            check_script_name(name, wheel_filename)
+            content = read_blob(store, entry)
+            rewritten = rewrite_script(content, layout.python)
+            if rewritten == content and entry["executable"]:
+                out.put(f"bin/{name}", _file(entry), record_hash)
+            else:
+                out.put_bytes(f"bin/{name}", rewritten, executable=True)
+        elif scheme == "headers":
+            out.put(f"include/site/python{layout.py_version}/{dist_name}/{rel}", _file(entry), record_hash)
+        elif scheme == "data":
+            if rel.startswith("bin/"):
+                check_script_name(posixpath.basename(rel), wheel_filename)
+            out.put(rel, _file(entry), record_hash)
+        else:
+            raise ArchiveError(f"unknown .data scheme '{scheme}' in {wheel_filename}")
+
+    ep = entries.get(f"{dist_info}/entry_points.txt")
+    if ep is not None:
+        for name, content in entry_point_scripts(read_blob(store, ep), layout.python, wheel_filename).items():
+            out.put_bytes(f"bin/{name}", content, executable=True)
+    out.put_bytes(f"{site}/{dist_info}/INSTALLER", INSTALLER, executable=False)
+    out.entries[f"{site}/{dist_info}/RECORD"] = _record_entry(out, site, dist_info)
+    return store.put_manifest(json.dumps({"version": 1, "entries": out.entries}))
+
+
+def _record_entry(out: _Builder, site: str, dist_info: str) -> dict:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    for path in sorted(out.record):
+        record_hash, size = out.record[path]
+        writer.writerow([posixpath.relpath(path, site), record_hash, size])
+    writer.writerow([f"{dist_info}/RECORD", "", ""])
+    data = buf.getvalue().encode()
+    key = out.store.add_bytes(data, False)
+    return {"type": "file", "hash": key, "size": len(data), "executable": False}
+
+
+def _parse_record(data: bytes) -> dict[str, str]:
+    rows = csv.reader(io.StringIO(data.decode("utf-8")))
+    return {row[0]: row[1] for row in rows if row and len(row) >= 2}
+
+
+def _check_wheel_version(wheel_meta: bytes, wheel: str) -> None:
+    for line in wheel_meta.decode("utf-8", "replace").splitlines():
+        if line.lower().startswith("wheel-version:"):
+            major = line.split(":", 1)[1].strip().split(".")[0]
+            if major != "1":
+                raise ArchiveError(f"unsupported wheel major version {major} in {wheel}")
+            return
+    raise ArchiveError(f"{wheel} has no Wheel-Version in its WHEEL file")
