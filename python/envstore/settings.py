@@ -25,7 +25,43 @@ FSYNC = EnvVar(
 )
 XDG_DATA_HOME = EnvVar("XDG_DATA_HOME", "Base of the default store (~/.local/share if unset).")
 
-ALL = (STORE_ROOT, FSYNC, XDG_DATA_HOME)
+# Index configuration (issue 3). Flags win over these; these win over pip's configuration.
+INDEX_URL = EnvVar("ENVSTORE_INDEX_URL", "Primary package index (simple API) URL; overrides pip's.")
+EXTRA_INDEX_URL = EnvVar(
+    "ENVSTORE_EXTRA_INDEX_URL",
+    "Further index URLs, space-separated, consulted only for names the primary does not know.",
+)
+FIND_LINKS = EnvVar("ENVSTORE_FIND_LINKS", "Directories or HTML pages of wheels, space-separated.")
+OFFLINE = EnvVar("ENVSTORE_OFFLINE", "Set to 1 to resolve from the HTTP cache in the store alone.")
+# pip's own configuration, read (never written) so envstore uses the index the user already set up.
+PIP_INDEX_URL = EnvVar("PIP_INDEX_URL", "pip's index URL, used when no envstore setting is given.")
+PIP_EXTRA_INDEX_URL = EnvVar("PIP_EXTRA_INDEX_URL", "pip's extra index URLs (space-separated).")
+PIP_FIND_LINKS = EnvVar("PIP_FIND_LINKS", "pip's find-links locations (space-separated).")
+PIP_CONFIG_FILE = EnvVar("PIP_CONFIG_FILE", "An extra pip configuration file read after the standard ones.")
+PIP_CERT = EnvVar("PIP_CERT", "CA bundle for HTTPS, as pip uses it.")
+XDG_CONFIG_HOME = EnvVar("XDG_CONFIG_HOME", "Base of the user's pip.conf (~/.config if unset).")
+XDG_CONFIG_DIRS = EnvVar("XDG_CONFIG_DIRS", "Site-wide pip.conf locations (/etc/xdg if unset).")
+PYENV_ROOT = EnvVar("PYENV_ROOT", "Where pyenv keeps interpreters; scanned when no interpreter is named.")
+PATH = EnvVar("PATH", "Searched for python3.X executables when choosing an interpreter to lock for.")
+# Interpreters (issue 4).
+PYTHON_URL = EnvVar(
+    "ENVSTORE_PYTHON_URL",
+    "URL template for `store python install`: a python-build-standalone install_only archive, "
+    "with {version}, {triple} and {build} filled in; point it at a mirror (http(s):// or file://).",
+)
+PYTHON_BUILD = EnvVar(
+    "ENVSTORE_PYTHON_BUILD", "The python-build-standalone release tag put in {build} of ENVSTORE_PYTHON_URL."
+)
+UV_PYTHON_INSTALL_DIR = EnvVar(
+    "UV_PYTHON_INSTALL_DIR", "Where uv keeps the interpreters it manages; scanned by discovery."
+)
+
+ALL = (
+    STORE_ROOT, FSYNC, XDG_DATA_HOME, INDEX_URL, EXTRA_INDEX_URL, FIND_LINKS, OFFLINE,
+    PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS, PIP_CONFIG_FILE, PIP_CERT,
+    XDG_CONFIG_HOME, XDG_CONFIG_DIRS, PYENV_ROOT, PATH, PYTHON_URL, PYTHON_BUILD,
+    UV_PYTHON_INSTALL_DIR,
+)
 
 
 def fsync_enabled() -> bool:

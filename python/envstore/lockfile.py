@@ -1,0 +1,257 @@
+"""PEP 751 lockfiles (pylock.toml): the Lock model, reading (ours and other tools'), writing
+byte-identically for identical content, where a lock lives, and whether it is stale.
+Imports nothing heavy (no YAML, no resolver) unless staleness needs the env file parsed."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable
+
+from envstore.errors import EnvstoreError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - 3.9/3.10
+    import tomli as tomllib
+
+LOCK_VERSION = "1.0"
+CREATED_BY = "envstore"
+TOOL_VERSION = 1
+
+
+class LockfileError(EnvstoreError):
+    """A lockfile cannot be read or does not say what realize needs."""
+
+    code = "lockfile"
+
+    def __init__(self, message: str, path: Path | None = None, hint: str | None = None) -> None:
+        self.path = path
+        self.hint = hint
+        super().__init__(f"{path.name}: {message}" if path else message)
+
+
+@dataclass(frozen=True)
+class LockedWheel:
+    url: str | None
+    filename: str
+    size: int | None
+    sha256: str
+    upload_time: datetime | None = None
+    path: str | None = None  # PEP 751 allows a local path instead of a URL
+
+    def to_toml(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.filename}
+        if self.upload_time is not None:
+            out["upload-time"] = self.upload_time
+        if self.url is not None:
+            out["url"] = self.url
+        if self.path is not None:
+            out["path"] = self.path
+        if self.size is not None:
+            out["size"] = self.size
+        out["hashes"] = {"sha256": self.sha256}
+        return out
+
+
+@dataclass(frozen=True)
+class LockedPackage:
+    name: str
+    version: str
+    wheels: tuple[LockedWheel, ...] = ()
+    requires_python: str | None = None
+    index: str | None = None
+    marker: str | None = None
+    dependencies: tuple[str, ...] = ()
+    has_sdist: bool = False
+
+    @property
+    def wheel(self) -> LockedWheel | None:
+        """The wheel realize installs: the only one in a lock envstore wrote. Locks from other
+        tools may list one per platform; use `choose_wheel(tags)` for those."""
+        return self.wheels[0] if len(self.wheels) == 1 else None
+
+    def choose_wheel(self, tags: Iterable[str]) -> LockedWheel | None:
+        """The listed wheel whose tags rank best for an interpreter (tags most preferred first)."""
+        from packaging.utils import parse_wheel_filename
+
+        rank = {t: i for i, t in enumerate(tags)}
+        best: tuple[int, LockedWheel] | None = None
+        for w in self.wheels:
+            try:
+                wtags = parse_wheel_filename(w.filename)[3]
+            except ValueError:
+                continue
+            score = min((rank[str(t)] for t in wtags if str(t) in rank), default=None)
+            if score is not None and (best is None or score < best[0]):
+                best = (score, w)
+        return best[1] if best else None
+
+    def to_toml(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "version": self.version}
+        if self.marker:
+            out["marker"] = self.marker
+        if self.requires_python:
+            out["requires-python"] = self.requires_python
+        if self.index:
+            out["index"] = self.index
+        if self.dependencies:
+            out["dependencies"] = [{"name": d} for d in self.dependencies]
+        out["wheels"] = [w.to_toml() for w in self.wheels]
+        return out
+
+
+@dataclass(frozen=True)
+class Lock:
+    packages: tuple[LockedPackage, ...]
+    requires_python: str | None = None
+    created_by: str = CREATED_BY
+    # [tool.envstore]: what PEP 751 has no field for.
+    spec_hash: str | None = None
+    env_file_hash: str | None = None
+    interpreter: dict[str, str] = field(default_factory=dict)
+    indexes: tuple[str, ...] = ()
+    path: Path | None = None
+
+    def package(self, name: str) -> LockedPackage | None:
+        from packaging.utils import canonicalize_name
+
+        want = canonicalize_name(name)
+        return next((p for p in self.packages if canonicalize_name(p.name) == want), None)
+
+    def for_tags(self, tags: Iterable[str]) -> Lock:
+        """This lock with each package narrowed to its best wheel for these tags, so that
+        `package.wheel` is set for locks that list wheels for several platforms."""
+        tags = list(tags)
+        out = []
+        for p in self.packages:
+            w = p.choose_wheel(tags)
+            if w is None:
+                raise LockfileError(f"no wheel of {p.name} {p.version} is compatible with the interpreter",
+                                    self.path, "lock again for this interpreter: store lock")
+            out.append(replace(p, wheels=(w,)))
+        return replace(self, packages=tuple(out))
+
+    def to_toml(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"lock-version": LOCK_VERSION}
+        if self.requires_python:
+            doc["requires-python"] = self.requires_python
+        doc["created-by"] = self.created_by
+        doc["packages"] = [p.to_toml() for p in sorted(self.packages, key=lambda p: (p.name, p.version))]
+        tool: dict[str, Any] = {"version": TOOL_VERSION}
+        if self.spec_hash:
+            tool["spec-hash"] = self.spec_hash
+        if self.env_file_hash:
+            tool["env-file-hash"] = self.env_file_hash
+        if self.indexes:
+            tool["indexes"] = list(self.indexes)
+        if self.interpreter:
+            tool["interpreter"] = dict(sorted(self.interpreter.items()))
+        doc["tool"] = {"envstore": tool}
+        return doc
+
+
+def dumps_lock(lock: Lock) -> str:
+    import tomli_w
+
+    return tomli_w.dumps(lock.to_toml())
+
+
+def write_lock(lock: Lock, path: Path) -> None:
+    """Write atomically (temp file + rename) so a reader never sees half a lock; unchanged
+    content is not rewritten, keeping the file's mtime meaningful."""
+    text = dumps_lock(lock)
+    path = Path(path)
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def read_lock(path: Path | str) -> Lock:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise LockfileError("lockfile not found", path, "create it with: store lock") from None
+    except tomllib.TOMLDecodeError as e:
+        raise LockfileError(f"invalid TOML: {e}", path) from None
+    return parse_lock(data, path)
+
+
+def parse_lock(data: dict[str, Any], path: Path | None = None) -> Lock:
+    version = data.get("lock-version")
+    if version is None:
+        raise LockfileError("missing lock-version: not a PEP 751 lockfile", path)
+    if str(version).split(".")[0] != "1":
+        raise LockfileError(f"lock-version {version} is not supported (only 1.x)", path)
+    packages = []
+    for i, p in enumerate(data.get("packages", [])):
+        if "name" not in p:
+            raise LockfileError(f"packages[{i}] has no name", path)
+        if "version" not in p:
+            raise LockfileError(f"package {p['name']} has no version (only pinned packages can be realized)", path)
+        wheels = []
+        for w in p.get("wheels", []):
+            sha = (w.get("hashes") or {}).get("sha256")
+            if not sha:
+                # Fail closed: a wheel without a sha256 cannot be checked when fetched.
+                raise LockfileError(f"a wheel of {p['name']} has no sha256 hash", path)
+            fname = w.get("name") or (w.get("url") or w.get("path") or "").rsplit("/", 1)[-1].split("#")[0]
+            wheels.append(LockedWheel(url=w.get("url"), filename=fname, size=w.get("size"), sha256=sha,
+                                      upload_time=w.get("upload-time"), path=w.get("path")))
+        deps = tuple(d["name"] for d in p.get("dependencies", []) if isinstance(d, dict) and "name" in d)
+        packages.append(LockedPackage(
+            name=p["name"], version=str(p["version"]), wheels=tuple(wheels),
+            requires_python=p.get("requires-python"), index=p.get("index"), marker=p.get("marker"),
+            dependencies=deps, has_sdist="sdist" in p,
+        ))
+    tool = (data.get("tool") or {}).get("envstore") or {}
+    return Lock(
+        packages=tuple(packages), requires_python=data.get("requires-python"),
+        created_by=data.get("created-by", "unknown"), spec_hash=tool.get("spec-hash"),
+        env_file_hash=tool.get("env-file-hash"), interpreter=dict(tool.get("interpreter") or {}),
+        indexes=tuple(tool.get("indexes") or ()), path=path,
+    )
+
+
+def lock_path_for(env_file: Path | str) -> Path:
+    """pylock.toml beside env.yml/environment.yml; pylock.<stem>.toml beside anything else;
+    a pylock file given as input is its own lock."""
+    env_file = Path(env_file)
+    name = env_file.name
+    if name == "pylock.toml" or (name.startswith("pylock.") and name.endswith(".toml")):
+        return env_file
+    if name in ("env.yml", "env.yaml", "environment.yml", "environment.yaml"):
+        return env_file.with_name("pylock.toml")
+    return env_file.with_name(f"pylock.{env_file.stem}.toml")
+
+
+def file_hash(path: Path) -> str:
+    return "sha256:" + hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def is_stale(lock: Lock, env_file: Path | str) -> bool:
+    """True when the env file asks for something the lock was not made from. The raw-bytes
+    hash answers the common case without parsing YAML; an edit that changes only formatting
+    or comments falls through to the canonical spec hash and is not stale."""
+    env_file = Path(env_file)
+    if lock_path_for(env_file) == env_file:
+        return False
+    if lock.env_file_hash and lock.env_file_hash == file_hash(env_file):
+        return False
+    if not lock.spec_hash:
+        return True
+    from envstore.spec import load_spec
+
+    return load_spec(env_file).spec_hash() != lock.spec_hash
+
+
+__all__ = [
+    "Lock", "LockedPackage", "LockedWheel", "LockfileError", "dumps_lock", "file_hash",
+    "is_stale", "lock_path_for", "parse_lock", "read_lock", "write_lock",
+]

@@ -1,0 +1,79 @@
+"""What an env file asks for, independent of its format: the EnvSpec every input parses into
+and the resolver consumes. Plain data; no I/O."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import NormalizedName, canonicalize_name
+
+LINK_MODES = ("hardlink", "reflink", "copy")
+
+
+@dataclass(frozen=True)
+class SpecRequirement:
+    """One requirement and where it was written (`env.yml:7`), for messages."""
+
+    requirement: Requirement
+    origin: str
+
+    @property
+    def name(self) -> NormalizedName:
+        return canonicalize_name(self.requirement.name)
+
+    def __str__(self) -> str:
+        return str(self.requirement)
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    """Index locations an env file names itself. None/empty means 'not set here'."""
+
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()
+    find_links: tuple[str, ...] = ()
+    no_index: bool = False
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    path: Path
+    name: str
+    # The interpreter constraint as conda wrote it ("3.11", ">=3.10,<3.13"), handed to interpreter
+    # discovery, and the same as a PEP 440 specifier for checking a chosen interpreter.
+    python: str | None = None
+    python_specifier: SpecifierSet = field(default_factory=SpecifierSet)
+    requirements: tuple[SpecRequirement, ...] = ()
+    constraints: tuple[SpecRequirement, ...] = ()
+    index: IndexSettings = IndexSettings()
+    link_mode: str | None = None
+    # requirements.txt --hash pins: name -> allowed sha256 digests.
+    hashes: dict[str, frozenset[str]] = field(default_factory=dict)
+    channels: tuple[str, ...] = ()
+
+    def canonical(self) -> dict[str, object]:
+        """The content that matters for resolution, in a stable order: formatting, comments
+        and key order in the file do not change it."""
+        return {
+            "version": 1,
+            "name": self.name,
+            "python": str(self.python_specifier),
+            "requirements": sorted(str(r.requirement) for r in self.requirements),
+            "constraints": sorted(str(r.requirement) for r in self.constraints),
+            "index": {
+                "index-url": self.index.index_url,
+                "extra-index-urls": list(self.index.extra_index_urls),
+                "find-links": list(self.index.find_links),
+                "no-index": self.index.no_index,
+            },
+            "hashes": {k: sorted(v) for k, v in sorted(self.hashes.items())},
+        }
+
+    def spec_hash(self) -> str:
+        data = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
+        return "sha256:" + hashlib.sha256(data.encode()).hexdigest()
