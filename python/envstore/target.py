@@ -128,8 +128,10 @@ def compute_tags(info: dict[str, Any]) -> list[str]:
     plats = _platforms(info)
     impl = info["implementation"]
     if impl == "cpython":
-        abi = f"cp{major}{minor}" + ("t" if info.get("gil_disabled") else "") + (
-            "d" if "d" in info.get("abiflags", "") else "")
+        flags = info.get("abiflags", "")  # 'm' before 3.8, 'd' debug, 't' free-threaded
+        if info.get("gil_disabled") and "t" not in flags:
+            flags += "t"
+        abi = f"cp{major}{minor}{flags}"
         tags = list(ptags.cpython_tags((major, minor), abis=[abi], platforms=plats))
         interp = f"cp{major}{minor}"
     else:

@@ -1,0 +1,52 @@
+"""Index failures, kept apart so the user can tell 'no such package' (their input) from
+'the index is broken or unreachable' (retry later) from 'the bytes are not what was promised'."""
+
+from __future__ import annotations
+
+from envstore.errors import EnvstoreError
+
+
+class IndexFetchError(EnvstoreError):
+    """An index or file server failed: a 5xx, a timeout, a refused connection, a 4xx other than
+    404 on a project page. Names the URL and the status."""
+
+    code = "index.fetch"
+
+    def __init__(self, url: str, reason: str, status: int | None = None, hint: str | None = None) -> None:
+        self.url = url
+        self.status = status
+        self.reason = reason
+        self.hint = hint or "the index may be down or unreachable; try again, or use --offline to resolve from the cache"
+        what = f"HTTP {status}" if status is not None else reason
+        super().__init__(f"index request failed: GET {url}: {what}" + (f" ({reason})" if status is not None and reason else ""))
+
+
+class PackageNotFound(EnvstoreError):
+    code = "index.not-found"
+
+    def __init__(self, name: str, indexes: list[str], hint: str | None = None) -> None:
+        self.name = name
+        self.indexes = indexes
+        self.hint = hint or "check the spelling of the name, or add the index that has it (--extra-index-url)"
+        where = ", ".join(indexes) if indexes else "any configured index"
+        super().__init__(f"package '{name}' not found on {where}")
+
+
+class IntegrityError(EnvstoreError):
+    """Downloaded bytes do not match the hash the index or lock promised. Nothing is cached."""
+
+    code = "index.integrity"
+
+    def __init__(self, what: str, url: str, expected: str, actual: str) -> None:
+        self.url, self.expected, self.actual = url, expected, actual
+        self.hint = "the index served different bytes than it advertised; report it to the index operator"
+        super().__init__(f"{what} hash mismatch for {url}: expected sha256:{expected}, got sha256:{actual}")
+
+
+class OfflineMiss(EnvstoreError):
+    code = "index.offline"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.hint = "run once without --offline to fill the cache"
+        super().__init__(f"--offline: {url} is not in the cache")
