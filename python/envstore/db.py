@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS prefixes (
     name TEXT NOT NULL,
     manifests TEXT NOT NULL,          -- JSON list of [label, manifest id]
     interpreter TEXT NOT NULL,        -- the interpreter's store path (a reference)
+    sources TEXT NOT NULL,            -- JSON list of the wheel manifests it was built from
     lock_hash TEXT NOT NULL,
     created REAL NOT NULL,
     last_used REAL NOT NULL
@@ -57,6 +58,7 @@ class PrefixRow:
     name: str
     manifests: list[tuple[str, str]]
     interpreter: str
+    sources: list[str]
     lock_hash: str
     created: float
     last_used: float
@@ -100,13 +102,19 @@ class StoreDB:
 
     # prefixes -------------------------------------------------------------------------------
     def register_prefix(
-        self, path: Path, name: str, manifests: list[tuple[str, str]], interpreter: str, lock_hash: str
+        self,
+        path: Path,
+        name: str,
+        manifests: list[tuple[str, str]],
+        interpreter: str,
+        sources: list[str],
+        lock_hash: str,
     ) -> None:
         now = time.time()
         with self.transaction() as c:
             c.execute(
-                "INSERT OR REPLACE INTO prefixes VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (str(path), name, json.dumps(manifests), interpreter, lock_hash, now, now),
+                "INSERT OR REPLACE INTO prefixes VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (str(path), name, json.dumps(manifests), interpreter, json.dumps(sources), lock_hash, now, now),
             )
 
     def prefix(self, path: Path) -> PrefixRow | None:
@@ -190,5 +198,6 @@ class StoreDB:
 
 
 def _prefix_row(row: tuple) -> PrefixRow:
-    path, name, manifests, interpreter, lock_hash, created, last_used = row
-    return PrefixRow(path, name, [tuple(m) for m in json.loads(manifests)], interpreter, lock_hash, created, last_used)
+    path, name, manifests, interpreter, sources, lock_hash, created, last_used = row
+    pairs = [(str(label), str(mid)) for label, mid in json.loads(manifests)]
+    return PrefixRow(path, name, pairs, interpreter, json.loads(sources), lock_hash, created, last_used)

@@ -56,11 +56,16 @@ UV_PYTHON_INSTALL_DIR = EnvVar(
     "UV_PYTHON_INSTALL_DIR", "Where uv keeps the interpreters it manages; scanned by discovery."
 )
 
+TEST_CRASH_AT = EnvVar(
+    "_ENVSTORE_TEST_CRASH_AT",
+    "Test hook: SIGKILL the process at a named point (prefix.before_rename, prefix.after_rename).",
+)
+
 ALL = (
     STORE_ROOT, FSYNC, XDG_DATA_HOME, INDEX_URL, EXTRA_INDEX_URL, FIND_LINKS, OFFLINE,
     PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS, PIP_CONFIG_FILE, PIP_CERT,
     XDG_CONFIG_HOME, XDG_CONFIG_DIRS, PYENV_ROOT, PATH, PYTHON_URL, PYTHON_BUILD,
-    UV_PYTHON_INSTALL_DIR,
+    UV_PYTHON_INSTALL_DIR, TEST_CRASH_AT,
 )
 
 

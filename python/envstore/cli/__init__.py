@@ -56,9 +56,9 @@ def cli(ctx: click.Context, store_root: Path | None, verbose: int, quiet: bool) 
 
 
 def _register() -> None:
-    from envstore.cli import ingest, materialize, verify
+    from envstore.cli import du, gc, ingest, list_cmd, materialize, realize, run, verify
 
-    for module in (ingest, materialize, verify):
+    for module in (realize, run, list_cmd, du, gc, verify, ingest, materialize):
         cli.add_command(module.command)
 
 

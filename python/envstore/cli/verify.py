@@ -1,33 +1,59 @@
-"""`store verify`: rehash every blob and report any whose content or mode is wrong."""
+"""`store verify`: rehash every blob and every prefix; `--repair` restores what it can."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
-from envstore.cli.format import human_bytes, json_document
+from envstore.cli.format import json_document
+
+
+def _row(p) -> dict:
+    return {"path": p.path, "kind": p.kind, "expected": p.expected, "actual": p.actual}
 
 
 @click.command("verify")
+@click.option("--repair", is_flag=True, help="Remove damaged blobs, restore them from their wheels "
+              "(re-downloading when needed) and rebuild damaged prefixes.")
 @click.option("--json", "as_json", is_flag=True, help="Print a versioned JSON report on stdout.")
 @click.pass_obj
-def command(app, as_json: bool) -> None:
-    """Check every blob in the store by hashing it (never by size or time).
+def command(app, repair: bool, as_json: bool) -> None:
+    """Check the store by hashing (never by size or time).
 
-    Reports blobs whose content no longer matches their name, blobs that lost their read-only
-    mode, and anything in the blob directory that is not a blob. Exits 1 when it finds any.
+    Blobs must hash to their names with their read-only mode; every registered prefix must match
+    its manifests: no file edited in place, replaced, added or removed. Exits 1 when anything is
+    wrong (after --repair: when anything is still wrong).
     """
-    report = app.store().verify()
-    problems = [
-        {"path": p.path, "kind": p.kind, "expected": p.expected, "actual": p.actual}
-        for p in report.problems
-    ]
+    from envstore.db import StoreDB
+    from envstore.repair import inspect
+    from envstore.repair import repair as do_repair
+    from envstore.storelock import store_lock
+
+    store = app.store()
+    root = Path(store.root)
+    db = StoreDB(root)
+    try:
+        findings = inspect(store, db)
+        if repair and not findings.clean:
+            with store_lock(root, exclusive=True):
+                for line in do_repair(store, db, findings, root / "tmp"):
+                    app.info(line)
+            findings = inspect(store, db)
+    finally:
+        db.close()
+    blob_rows = [_row(p) for p in findings.blob_problems]
+    prefix_rows = {k: [_row(p) for p in v] for k, v in findings.prefix_problems.items() if v}
     if as_json:
-        click.echo(json_document({"checked": report.checked, "bytes": report.bytes, "problems": problems}))
+        click.echo(json_document({"blobs": blob_rows, "prefixes": prefix_rows}))
     else:
-        for p in problems:
-            click.echo(f"{p['kind']:<10} {p['path']}  expected {p['expected']}, found {p['actual']}")
-    app.info(f"checked {report.checked} blobs ({human_bytes(report.bytes)}): {len(problems)} problems")
+        for r in blob_rows:
+            click.echo(f"blob   {r['kind']:<10} {r['path']}  expected {r['expected']}, found {r['actual']}")
+        for prefix, rows in prefix_rows.items():
+            for r in rows:
+                click.echo(f"prefix {r['kind']:<10} {r['path']}  expected {r['expected']}, found {r['actual']}")
+    problems = len(blob_rows) + sum(len(v) for v in prefix_rows.values())
+    app.info(f"checked {len(findings.prefix_problems)} prefixes and the blob store: {problems} problems")
     if problems:
         sys.exit(1)

@@ -1,0 +1,58 @@
+"""`store gc`: delete what no root keeps alive."""
+
+from __future__ import annotations
+
+import re
+
+import click
+
+from envstore.cli.format import human_bytes
+
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> float:
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text)
+    if not m:
+        raise click.BadParameter(f"'{text}' is not a duration like 30m, 12h or 7d")
+    return float(m.group(1)) * UNITS[m.group(2)]
+
+
+@click.command("gc")
+@click.option("--dry-run", is_flag=True, help="List what would be deleted (stdout) and delete nothing.")
+@click.option("--keep-age", metavar="DURATION", help="Keep wheels and bytecode used within DURATION (30m, 12h, 7d), "
+              "so switching back to a recent environment stays instant.")
+@click.option("--lock-timeout", type=float, default=None, metavar="SECONDS",
+              help="Give up waiting for running realizes after this long (default: wait).")
+@click.pass_obj
+def command(app, dry_run: bool, keep_age: str | None, lock_timeout: float | None) -> None:
+    """Delete prefixes no root reaches, then every blob and manifest nothing live uses.
+
+    Roots are out-links (.envstore/<name> beside env files) that still point at their prefix,
+    and the store's interpreters. A deleted or repointed out-link stops being a root. gc waits
+    for running realizes to finish (they hold the store lock) and vice versa.
+    """
+    from pathlib import Path
+
+    from envstore.db import StoreDB
+    from envstore.gc import collect
+    from envstore.storelock import store_lock
+
+    store = app.store()
+    root = Path(store.root)
+    age = parse_duration(keep_age) if keep_age else None
+    db = StoreDB(root)
+    try:
+        with store_lock(root, exclusive=True, timeout=lock_timeout,
+                        on_wait=lambda: app.info("waiting for the store lock (a realize is running) ...")):
+            report = collect(store, db, root, dry_run=dry_run, keep_age=age)
+    finally:
+        db.close()
+    if dry_run:
+        for path in report.removed_paths:
+            click.echo(path)
+    verb = "would free" if dry_run else "freed"
+    app.info(
+        f"{verb} {human_bytes(report.bytes_removed)}: {len(report.prefixes)} prefixes, "
+        f"{report.blobs_removed} blobs, {report.manifests_removed} manifests, {len(report.staging)} staging dirs"
+    )

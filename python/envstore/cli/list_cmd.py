@@ -1,0 +1,46 @@
+"""`store list`: the prefixes in the store and what keeps each alive."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from envstore.cli.format import json_document
+
+
+@click.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a versioned JSON document on stdout.")
+@click.pass_obj
+def command(app, as_json: bool) -> None:
+    """List realized prefixes: name, packages, roots and age."""
+    from envstore.db import StoreDB
+    from envstore.roots import live_roots
+
+    store = app.store()
+    db = StoreDB(Path(store.root))
+    try:
+        live, _stale = live_roots(db)
+        rows = db.prefixes()
+    finally:
+        db.close()
+    data = []
+    for row in rows:
+        packages = sorted(label for label, _ in row.manifests if label != "envstore" and not label.endswith("(bytecode)"))
+        data.append({
+            "path": row.path,
+            "name": row.name,
+            "packages": packages,
+            "interpreter": row.interpreter,
+            "roots": sorted(r.link for r in live if r.prefix == row.path),
+            "created": row.created,
+            "last_used": row.last_used,
+        })
+    if as_json:
+        click.echo(json_document(data))
+        return
+    for d in data:
+        age = (time.time() - d["created"]) / 3600
+        roots = ", ".join(d["roots"]) or "no roots (gc will remove it)"
+        click.echo(f"{d['path']}\n    {d['name']}: {len(d['packages'])} packages, {age:.1f} h old; roots: {roots}")

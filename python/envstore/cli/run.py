@@ -1,0 +1,42 @@
+"""`store run`: realize an env file (or reuse it) and run a command inside it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import click
+
+from envstore.errors import UsageError
+
+
+def activated_environ(prefix: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["VIRTUAL_ENV"] = str(prefix)
+    env["PATH"] = f"{prefix / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    env.pop("PYTHONHOME", None)
+    return env
+
+
+@click.command("run", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option("-f", "--file", "env_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="The env file (default: env.yml, then environment.yml).")
+@click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.pass_obj
+def command(app, env_file: Path | None, cmd: tuple[str, ...]) -> None:
+    """Run CMD with the environment's bin/ first on PATH (and VIRTUAL_ENV set).
+
+    The environment is realized first if needed. Use `--` before CMD when it has options:
+    store run -- python -c 'import sys; print(sys.prefix)'
+    """
+    from envstore.cli.realize import default_env_file
+    from envstore.realize import RealizeOptions, realize
+
+    env_file = default_env_file(env_file)
+    prefix = realize(env_file, app.store_root, RealizeOptions(), app.info)
+    env = activated_environ(prefix)
+    program = shutil.which(cmd[0], path=env["PATH"])
+    if program is None:
+        raise UsageError(f"command not found in {prefix.name} or on PATH: {cmd[0]}")
+    os.execve(program, list(cmd), env)

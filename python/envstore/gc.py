@@ -1,0 +1,81 @@
+"""Garbage collection: under the exclusive store lock (so no realize is mid-flight), delete
+prefixes no live root reaches, leftovers of interrupted work in tmp/, and then every manifest
+and blob nothing live uses. Interpreters in the store are kept (`store python remove` drops one)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from envstore._core import Store, remove_tree
+from envstore.db import StoreDB
+from envstore.prefix import ENVS_DIR
+from envstore.roots import live_roots
+
+
+@dataclass
+class GcReport:
+    prefixes: list[str] = field(default_factory=list)
+    staging: list[str] = field(default_factory=list)
+    blobs_removed: int = 0
+    bytes_removed: int = 0
+    manifests_removed: int = 0
+    removed_paths: list[str] = field(default_factory=list)
+
+
+def interpreter_manifests(store: Store) -> set[str]:
+    try:
+        from envstore.interpreters import list_interpreters
+    except ImportError:
+        return set()
+    return {i.manifest_id for i in list_interpreters(store)}
+
+
+def collect(
+    store: Store, db: StoreDB, store_root: Path, dry_run: bool = False, keep_age: float | None = None
+) -> GcReport:
+    report = GcReport()
+    live, stale = live_roots(db)
+    live_prefixes = {r.prefix for r in live}
+    if not dry_run:
+        db.forget_roots([r.link for r in stale])
+
+    keep: set[str] = set(interpreter_manifests(store))
+    for row in db.prefixes():
+        if row.path in live_prefixes:
+            keep.update(mid for _, mid in row.manifests)
+            keep.update(row.sources)
+        else:
+            report.prefixes.append(row.path)
+    envs = store_root / ENVS_DIR
+    registered = {row.path for row in db.prefixes()}
+    if envs.is_dir():
+        for entry in sorted(envs.iterdir()):
+            # Unregistered directories are what a crash between rename and registration leaves.
+            if str(entry) not in registered and not entry.name.startswith("."):
+                report.prefixes.append(str(entry))
+    if keep_age is not None:
+        horizon = time.time() - keep_age
+        keep.update(a.manifest_id for a in db.artifacts() if a.last_used >= horizon)
+        keep.update(mid for src, _i, mid, used in db.bytecode_rows() if used >= horizon)
+        keep.update(src for src, _i, mid, used in db.bytecode_rows() if used >= horizon)
+    # Keep the compile inputs of kept bytecode, so the next realize reuses it instead of recompiling.
+    keep.update(src for src, _i, mid, _used in db.bytecode_rows() if mid in keep)
+    tmp = store_root / "tmp"
+    report.staging = [str(p) for p in sorted(tmp.iterdir())] if tmp.is_dir() else []
+
+    if not dry_run:
+        for path in report.prefixes:
+            remove_tree(path)
+        db.forget_prefixes(report.prefixes)
+        for path in report.staging:
+            remove_tree(path)
+    sweep = store.sweep(sorted(m for m in keep if m), dry_run=dry_run)
+    report.blobs_removed = sweep.blobs_removed
+    report.bytes_removed = sweep.bytes_removed
+    report.manifests_removed = sweep.manifests_removed
+    report.removed_paths = report.prefixes + report.staging + list(sweep.removed)
+    if not dry_run:
+        db.prune_orphans(set(store.manifest_ids()))
+    return report

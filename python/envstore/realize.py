@@ -1,0 +1,171 @@
+"""realize: lock (or reuse the lock), pick the interpreter, compute the store path, and make it
+exist: fetch missing wheels, ingest, place, compile bytecode, materialize, publish, register,
+out-link. Runs under the shared store lock (GC takes it exclusively) and a per-prefix lock, so
+N concurrent realizes of one lock build it once and all succeed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from envstore.db import StoreDB
+from envstore.errors import EnvstoreError
+from envstore.fastpath import remember
+from envstore.fetch import WheelRef, fetch_all
+from envstore.lockfile import Lock, LockfileError, is_stale, lock_path_for, read_lock
+from envstore.prefix import ENVS_DIR, IngestedWheel, assemble, publish, store_path, store_path_digest
+from envstore.roots import add_out_link
+from envstore.store import open_store
+from envstore.storelock import file_lock, store_lock
+from envstore.wheel import ingest_wheel
+
+Info = Callable[[str], None]
+
+
+class RealizeError(EnvstoreError):
+    code = "realize"
+
+
+@dataclass(frozen=True)
+class RealizeOptions:
+    frozen: bool = False
+    offline: bool = False
+    out_link: bool = True
+    index_args: dict[str, Any] | None = None  # index flags, passed to the resolver as given
+    lock_timeout: float | None = None
+
+
+def lock_identity(lock: Lock) -> list[list[str]]:
+    """The part of a lock that decides a prefix's content: every package's wheel hash."""
+    out = []
+    for p in sorted(lock.packages, key=lambda p: p.name.lower()):
+        wheel = p.wheel
+        if wheel is None:
+            raise LockfileError(f"{p.name} {p.version} has no single wheel to install", lock.path)
+        out.append([p.name.lower(), p.version, wheel.sha256])
+    return out
+
+
+def env_name(env_file: Path, lock: Lock) -> str:
+    if lock_path_for(env_file) == env_file:
+        return env_file.parent.name or "env"
+    from envstore.spec import load_spec
+
+    return load_spec(env_file).name or env_file.stem
+
+
+def obtain_lock(env_file: Path, store: Any, options: RealizeOptions, info: Info) -> Lock:
+    lock_path = lock_path_for(env_file)
+    lock = read_lock(lock_path) if lock_path.exists() else None
+    if lock is not None and not is_stale(lock, env_file):
+        return lock
+    if options.frozen:
+        why = "does not exist" if lock is None else "is stale (the env file changed)"
+        raise LockfileError(f"the lockfile {why} but --frozen was given", lock_path, "run `store lock` first")
+    info(f"locking {env_file.name} ...")
+    from envstore.resolve import lock_env
+
+    return lock_env(env_file, store, index_args=options.index_args or {}, offline=options.offline)
+
+
+def choose_interpreter(store: Any, lock: Lock):
+    from envstore.interpreters import find_interpreter, list_interpreters
+
+    wanted = lock.interpreter.get("manifest-id")
+    for candidate in list_interpreters(store):
+        if wanted and candidate.manifest_id == wanted:
+            return candidate
+    version = lock.interpreter.get("version")
+    return find_interpreter(store, version or None)
+
+
+def realize(env_file: Path, store_root: Path | None, options: RealizeOptions, info: Info) -> Path:
+    env_file = env_file.absolute()
+    store = open_store(store_root)
+    root = Path(store.root)
+    lock = obtain_lock(env_file, store, options, info)
+    interpreter = choose_interpreter(store, lock)
+    if any(p.wheel is None for p in lock.packages):
+        lock = lock.for_tags(interpreter.tags)
+    name = env_name(env_file, lock)
+    dest = store_path(root, name, store_path_digest({"packages": lock_identity(lock)}, interpreter))
+    db = StoreDB(root)
+    try:
+        with store_lock(root, exclusive=False, timeout=options.lock_timeout,
+                        on_wait=lambda: info("waiting for the store lock (a gc is running) ...")):
+            if db.prefix(dest) is None or not dest.is_dir():
+                with file_lock(root / ENVS_DIR / ".locks" / f"{dest.name}.lock", exclusive=True):
+                    if db.prefix(dest) is None or not dest.is_dir():
+                        _build(store, db, root, dest, name, lock, interpreter, info)
+            else:
+                db.touch_prefix(dest)
+            link = add_out_link(db, env_file, name, dest) if options.out_link else None
+    finally:
+        db.close()
+    if link is not None:
+        remember(env_file, lock_path_for(env_file), dest, link)
+    return dest
+
+
+def _build(store, db: StoreDB, root: Path, dest: Path, name: str, lock: Lock, interpreter, info: Info) -> None:
+    tmp = root / "tmp" / f"realize-{os.getpid()}-{dest.name[:12]}"
+    tmp.mkdir(parents=True, exist_ok=True)
+    try:
+        wheels = _ensure_artifacts(store, db, lock, tmp, info)
+        info(f"building {dest.name} ({len(wheels)} packages) ...")
+        manifests = assemble(store, db, dest, wheels, interpreter, tmp)
+        _hook("prefix.before_rename")
+        publish(store, manifests, dest, tmp)
+        _hook("prefix.after_rename")
+        lock_hash = hashlib.sha256(json.dumps(lock_identity(lock)).encode()).hexdigest()
+        db.register_prefix(dest, name, manifests, str(interpreter.store_path),
+                           [w.manifest_id for w in wheels], lock_hash)
+    finally:
+        from envstore._core import remove_tree
+
+        remove_tree(tmp)
+
+
+def _ensure_artifacts(store, db: StoreDB, lock: Lock, tmp: Path, info: Info) -> list[IngestedWheel]:
+    known = set(store.manifest_ids())
+    have: dict[str, str] = {}
+    missing: list[WheelRef] = []
+    for p in lock.packages:
+        w = p.wheel
+        row = db.artifact(w.sha256)
+        if row is not None and row.manifest_id in known:
+            have[w.sha256] = row.manifest_id
+            continue
+        url = w.url or (Path(lock.path.parent if lock.path else ".", w.path).absolute().as_uri() if w.path else None)
+        if url is None:
+            raise LockfileError(f"{p.name} {p.version} has neither a url nor a path for its wheel", lock.path)
+        missing.append(WheelRef(f"{p.name} {p.version}", url, w.filename, w.sha256, w.size))
+    if missing:
+        total = sum(r.size or 0 for r in missing)
+        info(f"fetching {len(missing)} wheels ({total / 1e6:.1f} MB) ...")
+
+        def ingest(ref: WheelRef, path: Path) -> None:
+            result = ingest_wheel(store, path)
+            path.unlink(missing_ok=True)
+            db.register_artifact(ref.sha256, result.manifest_id, ref.filename, ref.url, ref.size or 0)
+            have[ref.sha256] = result.manifest_id
+
+        fetch_all(missing, tmp / "downloads", on_done=ingest)
+    db.touch_artifacts(list(have))
+    return [
+        IngestedWheel(f"{p.name} {p.version}", p.wheel.filename, have[p.wheel.sha256])
+        for p in sorted(lock.packages, key=lambda p: p.name.lower())
+    ]
+
+
+def _hook(point: str) -> None:
+    """Test-only crash points (RELIABILITY.md): `_ENVSTORE_TEST_CRASH_AT=<point>` kills the process there."""
+    from envstore import settings
+
+    if settings.TEST_CRASH_AT.get() == point:
+        os.kill(os.getpid(), 9)

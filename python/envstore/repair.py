@@ -1,0 +1,100 @@
+"""verify --repair: remove damaged blobs, restore them from their artifacts (re-downloading the
+wheel, hash-checked), and rebuild every prefix whose tree no longer matches its manifests.
+Healthy prefixes are not touched; a damaged one is rebuilt beside itself and swapped in."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from envstore._core import Store, remove_tree
+from envstore.db import PrefixRow, StoreDB
+from envstore.fetch import WheelRef, fetch_all
+from envstore.prefix import IngestedWheel, assemble, publish
+from envstore.wheel import ingest_wheel
+
+
+@dataclass
+class Findings:
+    blob_problems: list = field(default_factory=list)
+    prefix_problems: dict[str, list] = field(default_factory=dict)
+
+    @property
+    def clean(self) -> bool:
+        return not self.blob_problems and not any(self.prefix_problems.values())
+
+
+def inspect(store: Store, db: StoreDB) -> Findings:
+    findings = Findings(blob_problems=list(store.verify().problems))
+    for row in db.prefixes():
+        if Path(row.path).is_dir():
+            findings.prefix_problems[row.path] = list(store.verify_tree(row.manifests, row.path))
+        else:
+            findings.prefix_problems[row.path] = []
+    return findings
+
+
+def _blob_keys(store: Store, manifest_id: str) -> set[str]:
+    entries = json.loads(store.manifest_json(manifest_id))["entries"].values()
+    return {e["hash"] + (".x" if e["executable"] else "") for e in entries if e["type"] == "file"}
+
+
+def repair(store: Store, db: StoreDB, findings: Findings, tmp: Path) -> list[str]:
+    """Fix what `inspect` found; returns a line per action taken."""
+    actions: list[str] = []
+    damaged = set()
+    for p in findings.blob_problems:
+        path = Path(p.path)
+        remove_tree(path)
+        actions.append(f"removed {p.kind} blob {path.name}")
+        if p.kind != "junk":
+            damaged.add(path.parent.name + path.name)
+    missing = {k for k in damaged}
+
+    refs = []
+    for art in db.artifacts():
+        if _blob_keys(store, art.manifest_id) & missing:
+            refs.append(WheelRef(art.filename, art.url, art.filename, art.sha256, art.size or None))
+    if refs:
+        for ref, path in fetch_all(refs, tmp / "repair-downloads").items():
+            ingest_wheel(store, path)
+            os.unlink(path)
+            actions.append(f"restored blobs from {path.name}")
+
+    for src, interp, mid, _used in db.bytecode_rows():
+        if _blob_keys(store, mid) & missing:
+            db.conn.execute("DELETE FROM bytecode WHERE source_manifest = ? AND interpreter = ?", (src, interp))
+
+    for row in db.prefixes():
+        uses_damaged = any(_blob_keys(store, mid) & missing for _, mid in row.manifests)
+        if findings.prefix_problems.get(row.path) or uses_damaged or not Path(row.path).is_dir():
+            _rebuild(store, db, row, tmp)
+            actions.append(f"rebuilt {row.path}")
+    return actions
+
+
+def _rebuild(store: Store, db: StoreDB, row: PrefixRow, tmp: Path) -> None:
+    from envstore.interpreters import list_interpreters
+
+    interpreter = next((i for i in list_interpreters(store) if str(i.store_path) == row.interpreter), None)
+    if interpreter is None:
+        raise FileNotFoundError(f"interpreter {row.interpreter} of {row.path} is no longer in the store")
+    artifacts = {a.manifest_id: a for a in db.artifacts()}
+    labels = [label for label, _ in row.manifests if label != "envstore" and not label.endswith("(bytecode)")]
+    wheels = [IngestedWheel(label, artifacts[mid].filename, mid) for label, mid in zip(labels, row.sources)]
+    dest = Path(row.path)
+    work = tmp / f"rebuild-{dest.name[:12]}"
+    work.mkdir(parents=True, exist_ok=True)
+    manifests = assemble(store, db, dest, wheels, interpreter, work)
+    staged = dest.with_name(f".rebuild-{dest.name}")
+    if staged.exists():
+        remove_tree(staged)
+    publish(store, manifests, staged, work)
+    trash = dest.with_name(f".trash-{dest.name}")
+    if dest.exists():
+        os.rename(dest, trash)
+    os.rename(staged, dest)
+    remove_tree(trash)
+    remove_tree(work)
