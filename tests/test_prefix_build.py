@@ -1,0 +1,113 @@
+"""A prefix assembled from real wheels and a real interpreter: venv layout, placed files,
+launchers, shared hash-based bytecode, read-only, and imports that write nothing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from conftest import fetch_wheel, tree_snapshot
+from envstore._core import Store
+from envstore.db import StoreDB
+from envstore.prefix import IngestedWheel, assemble, publish, store_path
+from envstore.wheel import ingest_wheel
+
+
+@dataclass(frozen=True)
+class HostInterpreter:
+    """The interpreter running the tests, used directly as a prefix's home (not imported)."""
+
+    implementation: str
+    version: str
+    executable: Path
+    store_path: Path
+    manifest_id: str
+
+
+def host_interpreter() -> HostInterpreter:
+    exe = Path(os.path.realpath(sys.executable))
+    version = ".".join(map(str, sys.version_info[:3]))
+    return HostInterpreter("cpython", version, exe, Path(sys.base_prefix), "host-" + version)
+
+
+WHEELS = ["six==1.16.0", "click==8.1.7", "wheel==0.44.0"]
+
+
+@pytest.fixture(scope="module")
+def wheels() -> list[Path]:
+    return [fetch_wheel(r) for r in WHEELS]
+
+
+def build(store: Store, root: Path, wheels: list[Path], name: str) -> Path:
+    db = StoreDB(root)
+    ingested = []
+    for w in wheels:
+        r = ingest_wheel(store, w)
+        ingested.append(IngestedWheel(w.name.split("-")[0], w.name, r.manifest_id))
+    dest = store_path(root, name, name.ljust(32, "0"))
+    manifests = assemble(store, db, dest, ingested, host_interpreter(), root / "tmp")
+    assert publish(store, manifests, dest, root / "tmp")
+    db.register_prefix(dest, name, manifests, str(host_interpreter().store_path), [i.manifest_id for i in ingested], "x")
+    db.close()
+    return dest
+
+
+def test_prefix_runs_imports_warm_and_is_read_only(store: Store, store_root: Path, wheels: list[Path]) -> None:
+    prefix = build(store, store_root, wheels, "demo")
+    py = prefix / "bin" / "python"
+    out = subprocess.run(
+        [str(py), "-c", "import sys, click, six, wheel; print(sys.prefix); print(click.__file__)"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()
+    assert out[0] == str(prefix)
+    assert out[1].startswith(str(prefix / "lib"))
+
+    # console script generated from entry_points.txt, shebang into this prefix
+    script = prefix / "bin" / "wheel"
+    assert script.read_text().startswith(f"#!{prefix}/bin/python")
+    proc = subprocess.run([str(script), "version"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "0.44.0" in proc.stdout
+
+    # installer metadata
+    site = next((prefix / "lib").glob("python*/site-packages"))
+    dist = site / "click-8.1.7.dist-info"
+    assert (dist / "INSTALLER").read_text() == "envstore\n"
+    record = (dist / "RECORD").read_text()
+    assert "click/core.py,sha256=" in record and "click-8.1.7.dist-info/INSTALLER" in record
+
+    # bytecode: present, hash-based (flags=1: unchecked), so importing writes nothing
+    pyc = next((site / "click" / "__pycache__").glob("core.*.pyc"))
+    assert int.from_bytes(pyc.read_bytes()[4:8], "little") == 1
+    before = tree_snapshot(prefix)
+    subprocess.run([str(py), "-c", "import click.core, six, wheel.cli"], check=True)
+    assert tree_snapshot(prefix) == before
+
+    # read-only: no directory or file in the prefix is writable
+    for dirpath, dirnames, filenames in os.walk(prefix):
+        assert os.stat(dirpath).st_mode & 0o222 == 0, dirpath
+        for f in filenames:
+            p = os.path.join(dirpath, f)
+            if not os.path.islink(p):
+                assert os.stat(p).st_mode & 0o222 == 0, p
+    assert store.verify_tree(StoreDB(store_root).prefix(prefix).manifests, prefix) == []
+
+
+def test_two_prefixes_share_inodes_and_bytecode(store: Store, store_root: Path, wheels: list[Path]) -> None:
+    a = build(store, store_root, wheels[:2], "a")
+    blobs_before = sum(1 for _ in (store_root / "blobs-v1").rglob("*") if _.is_file())
+    b = build(store, store_root, wheels, "b")
+    site_a = next((a / "lib").glob("python*/site-packages"))
+    site_b = next((b / "lib").glob("python*/site-packages"))
+    for rel in ["click/core.py", "six.py"]:
+        assert (site_a / rel).stat().st_ino == (site_b / rel).stat().st_ino
+    pyc = next((site_a / "click" / "__pycache__").glob("core.*.pyc")).name
+    assert (site_a / "click/__pycache__" / pyc).stat().st_ino == (site_b / "click/__pycache__" / pyc).stat().st_ino
+    # b adds the wheel package and a few generated files, nothing of click/six again
+    blobs_after = sum(1 for _ in (store_root / "blobs-v1").rglob("*") if _.is_file())
+    wheel_files = sum(1 for _ in (site_b).rglob("*") if _.is_file() and "wheel" in str(_.relative_to(site_b)).split("/")[0])
+    assert blobs_after - blobs_before <= wheel_files + 10
