@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from envstore._core import Store, make_dirs_read_only, remove_tree
+from envstore import settings
+from envstore._core import Store, make_dirs_read_only, remove_tree, sync_filesystem
 from envstore.bytecode import compile_bytecode
 from envstore.db import StoreDB
 from envstore.layout import Layout, place_wheel
@@ -112,6 +113,8 @@ def publish(store: Store, manifests: list[tuple[str, str]], dest: Path, tmp: Pat
         remove_tree(build)
     store.materialize(manifests, build)
     make_dirs_read_only(build)
+    if settings.fsync_enabled():
+        sync_filesystem(build)  # the tree's links and directories, before it becomes visible
     dest.parent.mkdir(parents=True, exist_ok=True)
     try:
         os.rename(build, dest)

@@ -164,8 +164,17 @@ def _ensure_artifacts(store, db: StoreDB, lock: Lock, tmp: Path, info: Info) -> 
 
 
 def _hook(point: str) -> None:
-    """Test-only crash points (RELIABILITY.md): `_ENVSTORE_TEST_CRASH_AT=<point>` kills the process there."""
+    """Test-only points (RELIABILITY.md): `_ENVSTORE_TEST_CRASH_AT=<point>` kills the process
+    there; `_ENVSTORE_TEST_PAUSE_AT=<point>:<dir>` creates <dir>/paused and waits for <dir>/release."""
+    import time
+
     from envstore import settings
 
     if settings.TEST_CRASH_AT.get() == point:
         os.kill(os.getpid(), 9)
+    pause = settings.TEST_PAUSE_AT.get()
+    if pause and pause.split(":", 1)[0] == point:
+        gate = Path(pause.split(":", 1)[1])
+        (gate / "paused").touch()
+        while not (gate / "release").exists():
+            time.sleep(0.02)

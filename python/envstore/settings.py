@@ -61,11 +61,16 @@ TEST_CRASH_AT = EnvVar(
     "Test hook: SIGKILL the process at a named point (prefix.before_rename, prefix.after_rename).",
 )
 
+TEST_PAUSE_AT = EnvVar(
+    "_ENVSTORE_TEST_PAUSE_AT",
+    "Test hook: <point>:<dir> — at that point create <dir>/paused and wait for <dir>/release.",
+)
+
 ALL = (
     STORE_ROOT, FSYNC, XDG_DATA_HOME, INDEX_URL, EXTRA_INDEX_URL, FIND_LINKS, OFFLINE,
     PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS, PIP_CONFIG_FILE, PIP_CERT,
     XDG_CONFIG_HOME, XDG_CONFIG_DIRS, PYENV_ROOT, PATH, PYTHON_URL, PYTHON_BUILD,
-    UV_PYTHON_INSTALL_DIR, TEST_CRASH_AT,
+    UV_PYTHON_INSTALL_DIR, TEST_CRASH_AT, TEST_PAUSE_AT,
 )
 
 

@@ -56,10 +56,13 @@ def cli(ctx: click.Context, store_root: Path | None, verbose: int, quiet: bool) 
 
 
 def _register() -> None:
-    from envstore.cli import du, gc, ingest, list_cmd, materialize, realize, run, verify
+    from envstore.cli import du, gc, ingest, list_cmd, materialize, realize, run, verify, lock
 
-    for module in (realize, run, list_cmd, du, gc, verify, ingest, materialize):
+    for module in (realize, run, list_cmd, du, gc, verify, ingest, materialize, lock):
         cli.add_command(module.command)
+    # Nix users type "realise".
+    cli.add_command(click.Command("realise", callback=realize.command.callback, params=realize.command.params,
+                                  help=realize.command.help, hidden=True))
 
 
 _register()

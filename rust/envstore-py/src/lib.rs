@@ -483,6 +483,12 @@ fn make_dirs_read_only(py: Python<'_>, path: PathBuf) -> PyResult<u64> {
         .map_err(|e| to_pyerr(py, e))
 }
 
+/// Flush the filesystem holding `path` (one syncfs): makes a just-published tree durable.
+#[pyfunction]
+fn sync_filesystem(py: Python<'_>, path: PathBuf) -> PyResult<()> {
+    py.detach(|| core::fsutil::sync_filesystem(&path)).map_err(|e| to_pyerr(py, e))
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -501,5 +507,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(hash_file, m)?)?;
     m.add_function(wrap_pyfunction!(remove_tree, m)?)?;
     m.add_function(wrap_pyfunction!(make_dirs_read_only, m)?)?;
+    m.add_function(wrap_pyfunction!(sync_filesystem, m)?)?;
     Ok(())
 }
