@@ -18,6 +18,9 @@ from envstore.index.cache import HttpCache
 from envstore.index.errors import IndexFetchError, IntegrityError, OfflineMiss
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
+# Heuristic freshness (RFC 9111 4.2.2) for a 200 that carries no Cache-Control, ETag or
+# Last-Modified: without it such an index would be downloaded whole on every resolve.
+HEURISTIC_MAX_AGE = 600.0
 _MAX_AGE = re.compile(r"max-age=(\d+)")
 USER_AGENT = "envstore"
 
@@ -144,6 +147,8 @@ def _checked(r: Response, sha256: str | None, what: str) -> Response:
 
 def _max_age(headers: dict[str, str]) -> float | None:
     cc = headers.get("cache-control", "")
+    if not cc and "etag" not in headers and "last-modified" not in headers:
+        return HEURISTIC_MAX_AGE
     if "no-store" in cc or "no-cache" in cc:
         return None
     m = _MAX_AGE.search(cc)

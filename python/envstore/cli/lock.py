@@ -1,0 +1,53 @@
+"""`store lock [ENV_FILE]`: resolve an env file against the configured indexes for its
+interpreter and write the PEP 751 lockfile beside it; prints the lockfile's path on stdout."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+
+def index_options(f):  # type: ignore[no-untyped-def]
+    """The index flags shared by `store lock` and `store realize`."""
+    f = click.option("--offline", is_flag=True, help="Resolve from the HTTP cache in the store alone [env: ENVSTORE_OFFLINE].")(f)
+    f = click.option("--find-links", "find_links", multiple=True,
+                     help="Directory or HTML page of wheels; repeatable [env: ENVSTORE_FIND_LINKS].")(f)
+    f = click.option("--extra-index-url", "extra_index_urls", multiple=True,
+                     help="Index consulted for names the primary does not have; repeatable "
+                          "[env: ENVSTORE_EXTRA_INDEX_URL].")(f)
+    f = click.option("--index-url", help="Primary package index (simple API) [env: ENVSTORE_INDEX_URL; "
+                                         "default: pip's configuration].")(f)
+    return f
+
+
+@click.command("lock")
+@click.argument("env_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@index_options
+@click.option("--upgrade", is_flag=True, help="Ignore the existing lock's pins and take the newest versions.")
+@click.option("--upgrade-package", "upgrade_packages", multiple=True, metavar="NAME",
+              help="Allow this package to move off its pinned version; repeatable.")
+@click.pass_obj
+def command(app, env_file: Path | None, index_url: str | None, extra_index_urls: tuple[str, ...],
+            find_links: tuple[str, ...], offline: bool, upgrade: bool, upgrade_packages: tuple[str, ...]) -> None:
+    """Resolve ENV_FILE (default env.yml, then environment.yml) and write its lockfile.
+
+    The lockfile is pylock.toml beside env.yml/environment.yml, pylock.<stem>.toml beside any
+    other env file. Versions already locked are kept unless --upgrade/--upgrade-package.
+    """
+    from envstore.index.config import resolve_index_config
+    from envstore.resolve import lock_env
+    from envstore.spec import find_env_file, load_spec
+    from envstore.lockfile import lock_path_for
+
+    started = time.monotonic()
+    env_file = env_file or find_env_file()
+    spec = load_spec(env_file)
+    config = resolve_index_config(index_url, extra_index_urls, find_links, offline, spec.index)
+    store = app.store()
+    lock = lock_env(env_file, store, config, upgrade=upgrade, upgrade_packages=upgrade_packages)
+    path = lock_path_for(env_file)
+    app.info(f"locked {len(lock.packages)} packages for python {lock.interpreter.get('version', '?')} "
+             f"in {time.monotonic() - started:.2f}s")
+    click.echo(str(path.absolute()))

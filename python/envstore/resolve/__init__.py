@@ -1,0 +1,132 @@
+"""Resolution: EnvSpec + target interpreter + index client -> pinned wheels -> Lock.
+`resolve()` is pure resolution; `lock_env()` is the whole `store lock` pipeline (load the spec,
+choose the interpreter, resolve keeping a previous lock's pins, write the lockfile)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable
+
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+from resolvelib import BaseReporter, ResolutionImpossible, ResolutionTooDeep, Resolver
+
+from envstore.index.client import IndexClient
+from envstore.index.config import IndexConfig, resolve_index_config
+from envstore.lockfile import Lock, LockedPackage, LockedWheel, file_hash, lock_path_for, read_lock, write_lock
+from envstore.resolve.explain import ResolutionError, explain_impossible
+from envstore.resolve.model import PYTHON, Candidate, Req
+from envstore.resolve.provider import Provider
+from envstore.spec import EnvSpec, load_spec
+from envstore.target import TargetPython, target_for_spec
+
+
+class _Chains(BaseReporter):
+    """Remembers the first requirement that brought in each identifier, for error chains."""
+
+    def __init__(self) -> None:
+        self.first: dict[str, Req] = {}
+
+    def adding_requirement(self, requirement: Req, parent: Candidate | None) -> None:
+        self.first.setdefault(requirement.id, requirement)
+
+
+def root_requirements(spec: EnvSpec, target: TargetPython) -> list[Req]:
+    out = []
+    if len(spec.python_specifier):
+        out.append(Req(PYTHON, frozenset(), spec.python_specifier, origin=f"{spec.path.name} python"))
+    for sr in spec.requirements:
+        r = sr.requirement
+        if r.marker is not None and not r.marker.evaluate({**target.marker_env, "extra": ""}):
+            continue
+        out.append(Req(canonicalize_name(r.name), frozenset(canonicalize_name(e) for e in r.extras),
+                       r.specifier, r.url, origin=sr.origin))
+    return out
+
+
+def resolve(spec: EnvSpec, target: TargetPython, client: IndexClient,
+            preferred: dict[str, Version] | None = None) -> list[Candidate]:
+    """The pinned set (one candidate per package, sorted by name)."""
+    if len(spec.python_specifier) and not spec.python_specifier.contains(target.version_obj, prereleases=True):
+        raise ResolutionError(
+            f"{spec.path.name} asks for python{spec.python_specifier}, but the interpreter is {target.version}",
+            "choose a matching interpreter")
+    constraints: dict[str, SpecifierSet] = {}
+    for c in spec.constraints:
+        constraints[c.name] = constraints.get(c.name, SpecifierSet()) & c.requirement.specifier
+    provider = Provider(client, target, constraints, spec.hashes, preferred)
+    roots = root_requirements(spec, target)
+    client.prefetch(r.name for r in roots if r.name != PYTHON and not r.url)
+    reporter = _Chains()
+    try:
+        result = Resolver(provider, reporter).resolve(roots, max_rounds=20000)
+    except ResolutionImpossible as e:
+        raise explain_impossible(list(e.causes), reporter.first, provider.why_empty, target) from None
+    except ResolutionTooDeep:
+        raise ResolutionError("resolution gave up after too many backtracking rounds",
+                              "pin some versions in the env file to narrow the search") from None
+    picked = [c for c in result.mapping.values() if c.name != PYTHON and not c.extras]
+    return sorted(picked, key=lambda c: c.name)
+
+
+def build_lock(spec: EnvSpec, target: TargetPython, client: IndexClient, picked: Iterable[Candidate]) -> Lock:
+    packages = []
+    for c in picked:
+        assert c.file is not None
+        pf = client.ensure_sha256(c.file)
+        meta = client.metadata(pf)
+        index = pf.index if pf.index in client.config.index_urls else None
+        wheel = LockedWheel(url=pf.url, filename=pf.filename, size=pf.size, sha256=pf.sha256 or "",
+                            upload_time=pf.upload_time)
+        packages.append(LockedPackage(name=c.name, version=str(c.version), wheels=(wheel,),
+                                      requires_python=pf.requires_python or meta.requires_python, index=index))
+    env_hash = file_hash(spec.path) if spec.path.is_file() else None
+    return Lock(
+        packages=tuple(packages), requires_python=f"=={target.version_obj.major}.{target.version_obj.minor}.*",
+        spec_hash=spec.spec_hash(), env_file_hash=env_hash, interpreter=target.identity(),
+        indexes=tuple(client.config.all_locations),
+    )
+
+
+def lock_env(env_file: Path | str, store: Any, index_config: IndexConfig | None = None, *,
+             upgrade: bool = False, upgrade_packages: Iterable[str] = (), target: TargetPython | None = None,
+             write: bool = True) -> Lock:
+    """Resolve `env_file` and write its lockfile (lock_path_for). Versions in an existing lock
+    are kept where the spec still allows them, unless `upgrade` or named in `upgrade_packages`."""
+    env_file = Path(env_file)
+    spec = load_spec(env_file)
+    if index_config is None:
+        index_config = resolve_index_config(spec=spec.index)
+    if target is None:
+        target = target_for_spec(store, spec.python, spec.python_specifier)
+    lock_path = lock_path_for(env_file)
+    preferred: dict[str, Version] = {}
+    if not upgrade and lock_path.exists() and lock_path != env_file:
+        try:
+            old = read_lock(lock_path)
+        except Exception:  # noqa: BLE001 - an unreadable old lock only loses its preferences
+            old = None
+        skip = {canonicalize_name(n) for n in upgrade_packages}
+        for p in old.packages if old else ():
+            if canonicalize_name(p.name) not in skip:
+                preferred[canonicalize_name(p.name)] = Version(p.version)
+    cache_root = _cache_root(store)
+    with IndexClient(index_config, cache_root) as client:
+        picked = resolve(spec, target, client, preferred)
+        lock = build_lock(spec, target, client, picked)
+    if write:
+        write_lock(lock, lock_path)
+    return lock
+
+
+def _cache_root(store: Any) -> Path | None:
+    if store is None:
+        return None
+    root = getattr(store, "root", None)
+    if root is None:
+        return None
+    return Path(str(root)) / "cache"
+
+
+__all__ = ["ResolutionError", "build_lock", "lock_env", "resolve", "root_requirements"]

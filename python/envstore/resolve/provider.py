@@ -1,0 +1,232 @@
+"""The resolvelib provider: candidates from the index client filtered by specifiers, yanked
+status (PEP 592), requires-python and the target's wheel tags; dependencies from core metadata
+with markers evaluated for the target interpreter. Newest first; a previous lock's pins first.
+Never looks at the running interpreter: everything target-specific comes from TargetPython."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
+from resolvelib.providers import AbstractProvider
+
+from envstore.index.client import IndexClient
+from envstore.index.simple import ProjectFile
+from envstore.resolve.model import PYTHON, Candidate, Req
+from envstore.target import TargetPython
+
+
+class Provider(AbstractProvider):
+    def __init__(self, client: IndexClient, target: TargetPython,
+                 constraints: Mapping[str, SpecifierSet] | None = None,
+                 hashes: Mapping[str, frozenset[str]] | None = None,
+                 preferred: Mapping[str, Version] | None = None) -> None:
+        self.client = client
+        self.target = target
+        self.tag_rank = {t: i for i, t in enumerate(target.tags)}
+        self.constraints = dict(constraints or {})
+        self.hashes = dict(hashes or {})
+        self.preferred = dict(preferred or {})
+        self.depth: dict[str, int] = {}
+        # Why find_matches came back empty, per identifier, for the error message.
+        self.why_empty: dict[str, str] = {}
+
+    # -- resolvelib interface -----------------------------------------------------------------
+
+    def identify(self, requirement_or_candidate: Req | Candidate) -> str:
+        return requirement_or_candidate.id
+
+    def get_preference(self, identifier: str, resolutions: Mapping[str, Candidate],
+                       candidates: Mapping[str, Iterator[Candidate]], information: Mapping[str, Any],
+                       backtrack_causes: Sequence[Any]) -> Any:
+        # pip's order, so that both pick the same when several answers exist: the interpreter,
+        # direct URLs and exact pins first, then names in a recent conflict, then shallow names.
+        infos = list(information[identifier])
+        direct = any(i.requirement.url for i in infos)
+        pinned = any(i.requirement.pinned for i in infos)
+        parents_depth = [self.depth.get(i.parent.id, 0) + 1 if i.parent is not None else 1 for i in infos]
+        depth = min(parents_depth) if parents_depth else 1
+        self.depth[identifier] = depth
+        causes = {c.requirement.id for c in backtrack_causes} | {
+            c.parent.id for c in backtrack_causes if c.parent is not None}
+        return (identifier != PYTHON, not direct, not pinned, identifier not in causes, depth, identifier)
+
+    def find_matches(self, identifier: str, requirements: Mapping[str, Iterator[Req]],
+                     incompatibilities: Mapping[str, Iterator[Candidate]]) -> list[Candidate]:
+        reqs = list(requirements[identifier])
+        bad = {c.version for c in incompatibilities[identifier]}
+        if identifier == PYTHON:
+            v = self.target.version_obj
+            ok = all(r.specifier.contains(v, prereleases=True) for r in reqs) and v not in bad
+            return [Candidate(PYTHON, v, None)] if ok else []
+        name = reqs[0].name if reqs else identifier.split("[")[0]
+        extras = reqs[0].extras if reqs else frozenset()
+        urls = {r.url for r in reqs if r.url}
+        if urls:
+            return self._direct(identifier, name, extras, urls, reqs, bad)
+        files = self.client.project_files(name)
+        by_version = self._usable_by_version(name, files)
+        spec = SpecifierSet()
+        for r in reqs:
+            spec &= r.specifier
+        if name in self.constraints:
+            spec &= self.constraints[name]
+        allowed = set(spec.filter(sorted(by_version)))
+        pins = [r for r in reqs if r.pinned]
+        out: list[Candidate] = []
+        for version in sorted(allowed, reverse=True):
+            if version in bad:
+                continue
+            pf = by_version[version]
+            if pf.yanked is not None and not pins:
+                continue  # PEP 592: a yanked file only for a requirement that pins it exactly
+            out.append(Candidate(name, version, pf, extras))
+        pref = self.preferred.get(name)
+        if pref is not None:
+            out.sort(key=lambda c: c.version != pref)  # stable: the rest stays newest-first
+        if out:
+            self.client.prefetch_metadata([c.file for c in out[:2] if c.file is not None])
+        else:
+            self.why_empty[identifier] = self._explain_empty(name, files, spec, by_version)
+        return out
+
+    def is_satisfied_by(self, requirement: Req, candidate: Candidate) -> bool:
+        if requirement.name == PYTHON:
+            return requirement.specifier.contains(candidate.version, prereleases=True)
+        if requirement.url:
+            return candidate.file is not None and candidate.file.url.split("#")[0] == requirement.url.split("#")[0]
+        return requirement.specifier.contains(candidate.version, prereleases=True)
+
+    def get_dependencies(self, candidate: Candidate) -> list[Req]:
+        if candidate.name == PYTHON or candidate.file is None:
+            return []
+        meta = self.client.metadata(candidate.file)
+        deps: list[Req] = []
+        if candidate.extras:
+            # name[extra] stands for name at the same version plus the extra's requirements.
+            deps.append(Req(candidate.name, frozenset(), SpecifierSet(f"=={candidate.version}"),
+                            parent=candidate, origin=str(candidate)))
+        rp = meta.requires_python or candidate.file.requires_python
+        if rp:
+            try:
+                deps.append(Req(PYTHON, frozenset(), SpecifierSet(rp), parent=candidate, origin=str(candidate)))
+            except InvalidSpecifier:
+                pass  # a broken Requires-Python is ignored, as pip does
+        # Markers see the target's environment; `extra` is each extra asked for ("" for none).
+        envs = [{**self.target.marker_env, "extra": e} for e in (sorted(candidate.extras) or [""])]
+        for r in meta.requires_dist:
+            if r.marker is not None and not any(r.marker.evaluate(env) for env in envs):
+                continue
+            deps.append(Req(canonicalize_name(r.name), frozenset(canonicalize_name(e) for e in r.extras),
+                            r.specifier, r.url, origin=str(candidate), parent=candidate))
+        self.client.prefetch(d.name for d in deps if d.name != PYTHON and not d.url)
+        return deps
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _usable_by_version(self, name: str, files: Iterable[ProjectFile]) -> dict[Version, ProjectFile]:
+        """Per version, the best wheel for the target (tag rank, non-yanked first); versions
+        whose files all fail requires-python or the tags are left out."""
+        best: dict[Version, tuple[tuple[int, int], ProjectFile]] = {}
+        allowed_hashes = self.hashes.get(name)
+        pyv = self.target.version_obj
+        for pf in files:
+            parsed = _parse(pf)
+            if parsed is None or parsed[0] != name:
+                continue
+            version, tags = parsed[1], parsed[2]
+            rank = min((self.tag_rank[t] for t in tags if t in self.tag_rank), default=None)
+            if rank is None:
+                continue
+            if pf.requires_python:
+                try:
+                    if not SpecifierSet(pf.requires_python).contains(pyv, prereleases=True):
+                        continue
+                except InvalidSpecifier:
+                    pass
+            if allowed_hashes is not None and pf.sha256 not in allowed_hashes:
+                continue
+            key = (pf.yanked is not None, rank)
+            if version not in best or key < best[version][0]:
+                best[version] = (key, pf)
+        return {v: pf for v, (_, pf) in best.items()}
+
+    def _direct(self, identifier: str, name: str, extras: frozenset[str], urls: set[str],
+                reqs: list[Req], bad: set[Version]) -> list[Candidate]:
+        if len(urls) > 1:
+            self.why_empty[identifier] = f"{name} is asked for at different URLs: {', '.join(sorted(urls))}"
+            return []
+        url = next(iter(urls))
+        base, _, fragment = url.partition("#")
+        filename = base.rsplit("/", 1)[-1]
+        parsed = _parse(ProjectFile(filename, base))
+        if parsed is None:
+            self.why_empty[identifier] = f"{url} is not a wheel (building from source is not supported yet)"
+            return []
+        hashes = dict([fragment.split("=", 1)]) if "=" in fragment else {}
+        pf = self.client.ensure_sha256(ProjectFile(filename, base, hashes))
+        if not any(t in self.tag_rank for t in parsed[2]):
+            self.why_empty[identifier] = f"{filename} is not compatible with python {self.target.version}"
+            return []
+        return [Candidate(name, parsed[1], pf, extras)] if parsed[1] not in bad else []
+
+    def _explain_empty(self, name: str, files: list[ProjectFile], spec: SpecifierSet,
+                       usable: dict[Version, ProjectFile]) -> str:
+        wheels = [(pf, _parse(pf)) for pf in files if pf.is_wheel]
+        wheels = [(pf, p) for pf, p in wheels if p is not None]
+        if not wheels:
+            kinds = "only source distributions" if files else "no files"
+            return f"{name} has {kinds} on the index (building from source is not supported yet)"
+        matching = [(pf, p) for pf, p in wheels if spec.contains(p[1], prereleases=True)]
+        if not matching:
+            newest = max(p[1] for _, p in wheels)
+            return f"no version of {name} matches {spec} (newest is {newest})"
+        compatible = [(pf, p) for pf, p in matching if any(t in self.tag_rank for t in p[2])]
+        if not compatible:
+            existing = sorted({t for _, p in matching for t in p[2]})
+            shown = ", ".join(existing[:12]) + (f", ... ({len(existing)} in all)" if len(existing) > 12 else "")
+            return (f"no wheel of {name}{spec} is compatible with this interpreter "
+                    f"({self.target.implementation} {self.target.version}, e.g. {self.target.tags[0]}); "
+                    f"wheels exist for: {shown}")
+        rp = [(pf, p) for pf, p in compatible if pf.requires_python and not _rp_ok(pf.requires_python, self.target)]
+        if len(rp) == len(compatible):
+            needs = sorted({pf.requires_python or "" for pf, _ in rp})
+            return (f"every {name}{spec} wheel requires a different python ({'; '.join(needs[:4])}), "
+                    f"the interpreter is {self.target.version}")
+        if all(pf.yanked is not None for pf, _ in compatible):
+            return f"every matching version of {name} is yanked"
+        return f"no version of {name} matches {spec} for this interpreter"
+
+
+def _rp_ok(rp: str, target: TargetPython) -> bool:
+    try:
+        return SpecifierSet(rp).contains(target.version_obj, prereleases=True)
+    except InvalidSpecifier:
+        return True
+
+
+_parse_cache: dict[str, tuple[str, Version, frozenset[str]] | None] = {}
+
+
+def _parse(pf: ProjectFile) -> tuple[str, Version, frozenset[str]] | None:
+    hit = _parse_cache.get(pf.filename, 0)
+    if hit != 0:
+        return hit  # type: ignore[return-value]
+    result: tuple[str, Version, frozenset[str]] | None
+    try:
+        name, version, _build, tags = parse_wheel_filename(pf.filename)
+        result = (name, version, frozenset(str(t) for t in tags))
+    except (InvalidWheelFilename, InvalidVersion):
+        result = None
+    _parse_cache[pf.filename] = result
+    return result
+
+
+def group_by_name(reqs: Iterable[Req]) -> dict[str, list[Req]]:
+    out: dict[str, list[Req]] = defaultdict(list)
+    for r in reqs:
+        out[r.name].append(r)
+    return out
