@@ -1,0 +1,180 @@
+"""`store realize` end to end, as a user runs it: real index (pip's configuration), a real
+interpreter imported into the store, real subprocesses. Covers the fast path, out-links and
+GC, concurrency, crash points, and verify/repair through a prefix."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import run_store
+
+PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+def write_env(directory: Path, name: str, packages: list[str]) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    deps = "\n".join(f"      - {p}" for p in packages)
+    env = directory / "env.yml"
+    env.write_text(f"name: {name}\ndependencies:\n  - python={PY}\n  - pip:\n{deps}\n")
+    return env
+
+
+@pytest.fixture(scope="module")
+def shared_store(tmp_path_factory) -> Path:
+    """One store for the module: importing the interpreter once keeps the suite fast."""
+    return tmp_path_factory.mktemp("realize") / "store"
+
+
+def realize(env: Path, store: Path, *extra: str, env_vars: dict | None = None) -> subprocess.CompletedProcess:
+    return run_store("realize", str(env), *extra, store_root=store, env={**os.environ, **(env_vars or {})})
+
+
+def test_realize_twice_same_path_and_runs(shared_store: Path, tmp_path: Path) -> None:
+    env = write_env(tmp_path / "proj", "demo", ["six==1.16.0", "click==8.1.7"])
+    first = realize(env, shared_store)
+    assert first.returncode == 0, first.stderr
+    prefix = Path(first.stdout.strip())
+    assert first.stdout == f"{prefix}\n" and prefix.parent == shared_store / "envs"
+    assert prefix.name.endswith("-demo")
+    assert (env.parent / "pylock.toml").is_file()
+    assert os.readlink(env.parent / ".envstore" / "demo") == str(prefix)
+
+    t0 = time.perf_counter()
+    second = realize(env, shared_store)
+    elapsed = time.perf_counter() - t0
+    assert second.returncode == 0 and second.stdout == first.stdout
+    assert second.stderr == "", "the already-realized path is silent"
+    assert elapsed < 5
+
+    ran = run_store("run", "-f", str(env), "--", "python", "-c",
+                    "import sys, six, click; print(sys.prefix, six.__version__)", store_root=shared_store)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.split() == [str(prefix), "1.16.0"]
+
+    listed = run_store("list", "--json", store_root=shared_store)
+    assert str(prefix) in listed.stdout
+
+
+def test_envs_share_inodes_and_gc_frees_only_the_dead(shared_store: Path, tmp_path: Path) -> None:
+    a_env = write_env(tmp_path / "a", "a", ["six==1.16.0", "click==8.1.7"])
+    b_env = write_env(tmp_path / "b", "b", ["six==1.16.0", "idna==3.7"])
+    a = Path(realize(a_env, shared_store).stdout.strip())
+    b = Path(realize(b_env, shared_store).stdout.strip())
+    six_a = next(a.glob("lib/python*/site-packages/six.py"))
+    six_b = next(b.glob("lib/python*/site-packages/six.py"))
+    assert six_a.stat().st_ino == six_b.stat().st_ino
+
+    idna_file = next(b.glob("lib/python*/site-packages/idna/core.py"))
+    idna_blob_inode = idna_file.stat().st_ino
+    (b_env.parent / ".envstore" / "b").unlink()
+    dry = run_store("gc", "--dry-run", store_root=shared_store)
+    assert dry.returncode == 0 and str(b) in dry.stdout and b.is_dir()
+    gc = run_store("gc", store_root=shared_store)
+    assert gc.returncode == 0, gc.stderr
+    assert not b.exists() and a.is_dir()
+    blob_inodes = {p.stat().st_ino for p in (shared_store / "blobs-v1").rglob("*") if p.is_file()}
+    assert six_a.stat().st_ino in blob_inodes, "shared blob kept"
+    assert idna_blob_inode not in blob_inodes, "blob only the dead prefix used is gone"
+    ok = subprocess.run([str(a / "bin" / "python"), "-c", "import six, click"], capture_output=True)
+    assert ok.returncode == 0
+    assert run_store("verify", store_root=shared_store).returncode == 0
+
+
+def test_concurrent_realizes_build_one_prefix(shared_store: Path, tmp_path: Path) -> None:
+    env = write_env(tmp_path / "c", "conc", ["six==1.16.0", "packaging==24.1"])
+    lock = run_store("lock", str(env), store_root=shared_store)
+    assert lock.returncode == 0, lock.stderr
+    procs = [
+        subprocess.Popen(["store", "--store", str(shared_store), "realize", str(env)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1] for o in outs]
+    assert len({o[0] for o in outs}) == 1
+    assert len(list((shared_store / "envs").glob("*-conc"))) == 1
+
+
+@pytest.mark.parametrize("point", ["prefix.before_rename", "prefix.after_rename"])
+def test_kill_at_named_points_then_rerun(shared_store: Path, tmp_path: Path, point: str) -> None:
+    env = write_env(tmp_path / "k", f"kill-{point.split('.')[1]}", ["six==1.16.0", "attrs==24.2.0"])
+    crashed = realize(env, shared_store, env_vars={"_ENVSTORE_TEST_CRASH_AT": point})
+    assert crashed.returncode == -9
+    assert not (env.parent / ".envstore").exists()
+    gc = run_store("gc", store_root=shared_store)
+    assert gc.returncode == 0, gc.stderr
+    assert run_store("verify", store_root=shared_store).returncode == 0
+    again = realize(env, shared_store)
+    assert again.returncode == 0, again.stderr
+    assert run_store("verify", store_root=shared_store).returncode == 0
+
+
+def test_gc_waits_for_a_running_realize(shared_store: Path, tmp_path: Path) -> None:
+    env = write_env(tmp_path / "p", "paused", ["six==1.16.0", "tomli==2.0.1"])
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    proc = subprocess.Popen(
+        ["store", "--store", str(shared_store), "realize", str(env)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "_ENVSTORE_TEST_PAUSE_AT": f"prefix.before_rename:{gate}"},
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while not (gate / "paused").exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        gc = run_store("gc", "--lock-timeout", "1", store_root=shared_store)
+        assert gc.returncode == 1 and "store lock" in gc.stderr
+    finally:
+        (gate / "release").touch()
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    prefix = Path(out.strip())
+    assert subprocess.run([str(prefix / "bin" / "python"), "-c", "import tomli"]).returncode == 0
+    assert run_store("gc", store_root=shared_store).returncode == 0
+    assert prefix.is_dir(), "rooted by its out-link"
+
+
+def test_verify_and_repair_through_a_prefix(shared_store: Path, tmp_path: Path) -> None:
+    env = write_env(tmp_path / "r", "repair", ["six==1.16.0", "click==8.1.7"])
+    prefix = Path(realize(env, shared_store).stdout.strip())
+    site = next(prefix.glob("lib/python*/site-packages"))
+    six_py = site / "six.py"
+    original = six_py.read_bytes()
+    # 1. a same-size edit in place: it changes the shared blob, so every prefix using it
+    os.chmod(six_py, 0o644)
+    with open(six_py, "r+b") as f:
+        f.write(b"#" * 10)
+    os.chmod(six_py, 0o444)
+    # 2. a replaced file (editor-style save: new inode, different content)
+    core = site / "click" / "core.py"
+    os.chmod(core.parent, 0o755)
+    core.unlink()
+    core.write_text("broken = True\n")
+    os.chmod(core.parent, 0o555)
+
+    found = run_store("verify", "--json", store_root=shared_store)
+    assert found.returncode == 1
+    assert "six.py" in found.stdout and "core.py" in found.stdout
+    fixed = run_store("verify", "--repair", store_root=shared_store)
+    assert fixed.returncode == 0, fixed.stderr
+    assert six_py.read_bytes() == original
+    assert "broken" not in core.read_text()
+    assert run_store("verify", store_root=shared_store).returncode == 0
+    ok = subprocess.run([str(prefix / "bin" / "python"), "-c", "import six, click.core"], capture_output=True)
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_frozen_refuses_a_stale_lock(shared_store: Path, tmp_path: Path) -> None:
+    env = write_env(tmp_path / "f", "frozen", ["six==1.16.0"])
+    assert realize(env, shared_store).returncode == 0
+    env.write_text(env.read_text() + "      - idna==3.7\n")
+    proc = realize(env, shared_store, "--frozen")
+    assert proc.returncode == 1 and "--frozen" in proc.stderr and "Traceback" not in proc.stderr
