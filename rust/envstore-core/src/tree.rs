@@ -140,15 +140,7 @@ impl<'s> TreeBuilder<'s> {
             .into_par_iter()
             .map(|(rel, abs, executable)| {
                 let data = fs::read(&abs).ctx("read", &abs)?;
-                let key = staging.stage_bytes(&data, executable)?;
-                Ok((
-                    rel,
-                    Entry::File {
-                        hash: key.hash,
-                        size: data.len() as u64,
-                        executable,
-                    },
-                ))
+                stage_entry(staging, rel, &data, executable)
             })
             .collect();
         for item in staged {
@@ -164,17 +156,7 @@ impl<'s> TreeBuilder<'s> {
         let staging = &self.staging;
         let staged: Vec<Result<(String, Entry)>> = batch
             .into_par_iter()
-            .map(|(path, data, executable)| {
-                let key = staging.stage_bytes(&data, executable)?;
-                Ok((
-                    path,
-                    Entry::File {
-                        hash: key.hash,
-                        size: data.len() as u64,
-                        executable,
-                    },
-                ))
-            })
+            .map(|(path, data, executable)| stage_entry(staging, path, &data, executable))
             .collect();
         for item in staged {
             let (path, entry) = item?;
@@ -198,6 +180,21 @@ impl<'s> TreeBuilder<'s> {
             new_bytes: publish.new_bytes,
         })
     }
+}
+
+fn stage_entry(
+    staging: &Staging<'_>,
+    path: String,
+    data: &[u8],
+    executable: bool,
+) -> Result<(String, Entry)> {
+    let key = staging.stage_bytes(data, executable)?;
+    let entry = Entry::File {
+        hash: key.hash,
+        size: data.len() as u64,
+        executable,
+    };
+    Ok((path, entry))
 }
 
 /// Ingest the tree under `root`, skipping the relative paths in `exclude` (and everything below them).

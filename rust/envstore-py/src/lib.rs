@@ -486,7 +486,8 @@ fn make_dirs_read_only(py: Python<'_>, path: PathBuf) -> PyResult<u64> {
 /// Flush the filesystem holding `path` (one syncfs): makes a just-published tree durable.
 #[pyfunction]
 fn sync_filesystem(py: Python<'_>, path: PathBuf) -> PyResult<()> {
-    py.detach(|| core::fsutil::sync_filesystem(&path)).map_err(|e| to_pyerr(py, e))
+    py.detach(|| core::fsutil::sync_filesystem(&path))
+        .map_err(|e| to_pyerr(py, e))
 }
 
 #[pymodule]
