@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from envstore._core import Store
 
 TESTS_DIR = Path(__file__).parent
-WHEEL_CACHE = Path(os.environ.get("ENVSTORE_TEST_WHEELS", "/tmp/envstore-test-wheels"))
+WHEEL_CACHE = Path(os.environ.get("ENVSTORE_TEST_WHEELS") or Path(tempfile.gettempdir()) / "envstore-test-wheels")
 
 
 @pytest.fixture
