@@ -1,0 +1,124 @@
+"""Realize vs uv, side by side in one run (medians of interleaved rounds; ratios printed).
+
+  1. already realized:   `store realize env.yml`           vs  `uv pip install -r reqs` into a venv that has them
+  2. new env, warm parts: `store realize` of a renamed env  vs  `uv venv` + `uv pip install` (warm uv cache)
+  3. disk: five envs sharing the set, each with one extra small package: store blobs vs one env
+
+Usage: python benches/bench_realize.py [--set small|datascience] [--rounds N]
+Packages come from the index pip is configured with; uv is installed from it into a temp venv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SETS = {
+    "small": ["click", "rich", "httpx"],
+    "datascience": ["numpy", "pandas", "scipy", "matplotlib", "scikit-learn"],
+}
+EXTRAS = ["six", "idna", "tomli", "packaging", "attrs"]
+PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+def run(cmd: list[str], **kw) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
+    return time.perf_counter() - t0
+
+
+def write_env(d: Path, name: str, pkgs: list[str]) -> Path:
+    d.mkdir(parents=True, exist_ok=True)
+    env = d / "env.yml"
+    deps = "\n".join(f"      - {p}" for p in pkgs)
+    env.write_text(f"name: {name}\ndependencies:\n  - python={PY}\n  - pip:\n{deps}\n")
+    return env
+
+
+def du_bytes(path: Path) -> int:
+    seen, total = set(), 0
+    for dirpath, _d, files in os.walk(path):
+        for f in files:
+            st = os.lstat(os.path.join(dirpath, f))
+            if (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                total += st.st_blocks * 512
+    return total
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--set", choices=sorted(SETS), default="datascience")
+    ap.add_argument("--rounds", type=int, default=7)
+    args = ap.parse_args()
+    pkgs = SETS[args.set]
+    work = Path(tempfile.mkdtemp(prefix="envstore-bench-realize-"))
+    try:
+        store = work / "store"
+        senv = {**os.environ, "ENVSTORE_ROOT": str(store)}
+        tools = work / "tools"
+        subprocess.run([sys.executable, "-m", "venv", str(tools)], check=True)
+        subprocess.run([str(tools / "bin" / "pip"), "install", "-q", "uv"], check=True)
+        uv = str(tools / "bin" / "uv")
+        uvenv = {**os.environ, "UV_CACHE_DIR": str(work / "uv-cache")}
+
+        base = write_env(work / "base", "base", pkgs)
+        t_cold = run(["store", "realize", str(base)], env=senv)
+        prefix = subprocess.run(["store", "realize", str(base)], env=senv, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        reqs = work / "requirements.txt"
+        freeze = subprocess.run([f"{prefix}/bin/python", "-m", "pip", "--version"], capture_output=True)
+        pins = subprocess.run(
+            [sys.executable, "-c", "import sys,tomllib;d=tomllib.load(open(sys.argv[1],'rb'));"
+             "print('\\n'.join(p['name']+'=='+p['version'] for p in d['packages']))", str(base.parent / "pylock.toml")],
+            capture_output=True, text=True, check=True).stdout
+        reqs.write_text(pins)
+        del freeze
+        uv_venv = work / "uv-env"
+        run([uv, "venv", "-q", "--python", sys.executable, str(uv_venv)], env=uvenv)
+        t_uv_cold = run([uv, "pip", "install", "-q", "--python", str(uv_venv / "bin/python"), "-r", str(reqs)], env=uvenv)
+
+        noop_store, noop_uv, new_store, new_uv = [], [], [], []
+        for i in range(args.rounds):
+            noop_store.append(run(["store", "realize", str(base)], env=senv))
+            noop_uv.append(run([uv, "pip", "install", "-q", "--python", str(uv_venv / "bin/python"), "-r", str(reqs)], env=uvenv))
+            env_i = write_env(work / f"new{i}", f"new{i}", pkgs)
+            shutil.copy(base.parent / "pylock.toml", env_i.parent / "pylock.toml")
+            # the copied lock was made from an env file with another name; relock is cheap (warm cache)
+            new_store.append(run(["store", "realize", str(env_i)], env=senv))
+            venv_i = work / f"uvnew{i}"
+            t = run([uv, "venv", "-q", "--python", sys.executable, str(venv_i)], env=uvenv)
+            t += run([uv, "pip", "install", "-q", "--python", str(venv_i / "bin/python"), "-r", str(reqs)], env=uvenv)
+            new_uv.append(t)
+
+        for i, extra in enumerate(EXTRAS):
+            subprocess.run(["store", "realize", str(write_env(work / f"disk{i}", f"disk{i}", pkgs + [extra]))],
+                           env=senv, check=True, capture_output=True)
+        one_env = du_bytes(uv_venv)
+        store_blobs = du_bytes(store / "blobs-v1")
+
+        def med(xs: list[float]) -> float:
+            return statistics.median(xs)
+
+        print(f"\nenvstore bench_realize  set={args.set} ({', '.join(pkgs)})  python {PY}  rounds={args.rounds}")
+        print(f"  cold realize (incl. interpreter import, downloads): {t_cold:.2f} s   uv cold install: {t_uv_cold:.2f} s")
+        print(f"  {'case':<40}{'envstore':>12}{'uv':>12}{'uv/envstore':>14}")
+        rows = [("already realized (p50)", med(noop_store), med(noop_uv)),
+                ("new env from known parts (p50)", med(new_store), med(new_uv))]
+        for name, a, b in rows:
+            print(f"  {name:<40}{a * 1000:>10.1f}ms{b * 1000:>10.1f}ms{b / a:>13.2f}x")
+        print(f"  disk: store blobs for 1+{args.rounds}+{len(EXTRAS)} envs {store_blobs / 1e6:.1f} MB; "
+              f"one uv venv {one_env / 1e6:.1f} MB; ratio {store_blobs / one_env:.2f}x")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
