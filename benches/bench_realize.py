@@ -71,16 +71,12 @@ def main() -> None:
 
         base = write_env(work / "base", "base", pkgs)
         t_cold = run(["store", "realize", str(base)], env=senv)
-        prefix = subprocess.run(["store", "realize", str(base)], env=senv, capture_output=True, text=True,
-                                check=True).stdout.strip()
         reqs = work / "requirements.txt"
-        freeze = subprocess.run([f"{prefix}/bin/python", "-m", "pip", "--version"], capture_output=True)
         pins = subprocess.run(
             [sys.executable, "-c", "import sys,tomllib;d=tomllib.load(open(sys.argv[1],'rb'));"
              "print('\\n'.join(p['name']+'=='+p['version'] for p in d['packages']))", str(base.parent / "pylock.toml")],
             capture_output=True, text=True, check=True).stdout
         reqs.write_text(pins)
-        del freeze
         uv_venv = work / "uv-env"
         run([uv, "venv", "-q", "--python", sys.executable, str(uv_venv)], env=uvenv)
         t_uv_cold = run([uv, "pip", "install", "-q", "--python", str(uv_venv / "bin/python"), "-r", str(reqs)], env=uvenv)
