@@ -97,7 +97,8 @@ class HttpClient:
                 raise NotFound(url, r.status)
             if r.status >= 400:
                 raise IndexFetchError(url, r.reason or "", r.status)
-            return Response(r.geturl() or url, r.status, hdrs, r.data)
+            # urllib3 reports only the path of a redirect target; keep it absolute.
+            return Response(urllib.parse.urljoin(url, r.geturl() or url), r.status, hdrs, r.data)
 
     # -- cached GETs ------------------------------------------------------------------------
 
