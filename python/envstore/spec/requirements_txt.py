@@ -67,9 +67,12 @@ def parse_requirements_file(path: Path, _seen: frozenset[Path] = frozenset()) ->
             no_index = True
         elif opt in ("--only-binary", "--prefer-binary", "--pre", "--require-hashes"):
             pass  # already how envstore behaves (wheels only, hashes always checked)
+        elif opt in ("-e", "--editable"):
+            raise SpecError("editable installs are not supported", path, lineno,
+                            hint="build a wheel of the project and list it, or use a direct wheel URL")
         else:
             raise SpecError(f"option {opt} is not supported", path, lineno,
-                            "supported: -r, -c, --index-url, --extra-index-url, --find-links, --no-index, --hash")
+                            hint="supported: -r, -c, --index-url, --extra-index-url, --find-links, --no-index, --hash")
     return EnvSpec(
         path=path, name=path.parent.resolve().name or "env", requirements=tuple(reqs),
         constraints=tuple(cons), index=IndexSettings(index_url, tuple(extra), tuple(find_links), no_index),
@@ -131,7 +134,7 @@ def _split_hashes(line: str, path: Path, lineno: int) -> tuple[str, set[str]]:
                 i += 1
             algo, _, digest = value.partition(":")
             if algo != "sha256" or len(digest) != 64:
-                raise SpecError(f"unsupported hash {value!r}", path, lineno, "use --hash=sha256:<64 hex digits>")
+                raise SpecError(f"unsupported hash {value!r}", path, lineno, hint="use --hash=sha256:<64 hex digits>")
             hashes.add(digest.lower())
         else:
             kept.append(word)
