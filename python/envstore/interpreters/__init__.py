@@ -1,0 +1,27 @@
+"""Python interpreters as immutable store paths: discover them on the machine, import them
+(relocated, with deterministic bytecode) under STORE/python/, install python-build-standalone
+archives, choose one for a version constraint, and remove unused ones.
+
+The API other layers use: `find_interpreter(store, constraint) -> InterpreterInfo` and
+`list_interpreters(store)`; a lock records `InterpreterInfo`'s identity fields."""
+
+from envstore.interpreters.choose import find_interpreter, list_interpreters, parse_constraint
+from envstore.interpreters.discover import Candidate, discover
+from envstore.interpreters.importer import ImportResult, import_interpreter
+from envstore.interpreters.model import InterpreterError, InterpreterInfo
+from envstore.interpreters.remove import remove_interpreter
+from envstore.interpreters.standalone import install as install_interpreter
+
+__all__ = [
+    "Candidate",
+    "ImportResult",
+    "InterpreterError",
+    "InterpreterInfo",
+    "discover",
+    "find_interpreter",
+    "import_interpreter",
+    "install_interpreter",
+    "list_interpreters",
+    "parse_constraint",
+    "remove_interpreter",
+]

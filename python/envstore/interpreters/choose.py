@@ -1,0 +1,111 @@
+"""Choose an interpreter for a version constraint: a conda match spec for python (`3.11`,
+`3.11.*`, `>=3.10,<3.13`, `3.12.1`, `3.10|3.12`) or a requires-python range. The best one
+already in the store wins; otherwise a discovered one is imported, once."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from packaging.version import InvalidVersion, Version
+
+from envstore._core import Store
+from envstore.interpreters import registry
+from envstore.interpreters.discover import Candidate, discover
+from envstore.interpreters.importer import MIN_VERSION, import_interpreter
+from envstore.interpreters.model import InterpreterError, InterpreterInfo
+from envstore.interpreters.probe import probe
+
+_CLAUSE = re.compile(r"^(==|!=|>=|<=|~=|>|<|=)?\s*([0-9][0-9a-zA-Z.]*?)(\.\*|\*)?$")
+
+Matcher = Callable[[Version], bool]
+
+
+def _prefix_match(spec: Version, v: Version) -> bool:
+    n = len(spec.release)
+    return v.release[:n] == spec.release
+
+
+def _clause(text: str, whole: str) -> Matcher:
+    m = _CLAUSE.match(text.strip())
+    if not m:
+        raise InterpreterError(
+            f"invalid python version constraint '{whole}'",
+            hint="use a conda match spec such as 3.11, 3.11.*, >=3.10,<3.13 or 3.12.1",
+        )
+    op, raw, star = m.group(1) or "", m.group(2).rstrip("."), m.group(3)
+    try:
+        spec = Version(raw)
+    except InvalidVersion:
+        raise InterpreterError(f"invalid version '{raw}' in python constraint '{whole}'") from None
+    if op in ("", "=") or (op == "==" and star):
+        # conda: a bare or `=` version is a prefix ("3.11" is 3.11.*), `==` is exact.
+        return lambda v: _prefix_match(spec, v)
+    if op == "!=":
+        return (lambda v: not _prefix_match(spec, v)) if star else (lambda v: v != spec)
+    if op == "==":
+        return lambda v: v == spec
+    if op == "~=":
+        upper = spec.release[:-1]
+        return lambda v: v >= spec and v.release[: len(upper)] == upper
+    return {
+        ">=": lambda v: v >= spec, "<=": lambda v: v <= spec, ">": lambda v: v > spec, "<": lambda v: v < spec,
+    }[op]
+
+
+def parse_constraint(constraint: str | None) -> Matcher:
+    """A predicate on versions; `None`, "" and "*" accept any. Accepts a leading `python`."""
+    text = (constraint or "").strip()
+    text = re.sub(r"^python\s*", "", text).strip()
+    if text in ("", "*"):
+        return lambda v: True
+    alternatives = []
+    for alt in text.split("|"):
+        clauses = [_clause(c, text) for c in alt.split(",") if c.strip()]
+        if not clauses:
+            raise InterpreterError(f"invalid python version constraint '{constraint}'")
+        alternatives.append(clauses)
+    return lambda v: any(all(c(v) for c in clauses) for clauses in alternatives)
+
+
+def list_interpreters(store: Store) -> list[InterpreterInfo]:
+    """Interpreters in the store (complete store paths with a record), newest first."""
+    root = Path(store.root)
+    out = []
+    for record in registry.read_records(root):
+        info = registry.info_from_record(root, record)
+        if info.executable.is_file():
+            out.append(info)
+    return sorted(out, key=lambda i: (Version(i.version), i.name), reverse=True)
+
+
+def _candidate_version(c: Candidate) -> Version | None:
+    try:
+        return Version(c.version_hint) if c.version_hint else Version(probe(c.executable).version)
+    except (InterpreterError, InvalidVersion):
+        return None
+
+
+def find_interpreter(store: Store, constraint: str | None = None) -> InterpreterInfo:
+    """The newest interpreter in the store matching `constraint`; if there is none, the
+    newest matching CPython found on the machine, imported now."""
+    match = parse_constraint(constraint)
+    for info in list_interpreters(store):
+        if info.implementation == "cpython" and match(Version(info.version)):
+            return info
+    found: list[tuple[Version, Candidate]] = []
+    for c in discover():
+        v = _candidate_version(c)
+        if v is not None and v.release[:2] >= MIN_VERSION and match(v):
+            found.append((v, c))
+    for _v, c in sorted(found, key=lambda x: x[0], reverse=True):
+        try:
+            return import_interpreter(store, c.executable).info
+        except InterpreterError:
+            continue  # a broken installation: try the next best
+    wanted = f"python {constraint}" if constraint else "any python"
+    raise InterpreterError(
+        f"no interpreter matching '{wanted}' in the store or on this machine",
+        hint="install one with `store python install VERSION` or import one with `store python import PATH`",
+    )

@@ -1,0 +1,238 @@
+"""Import an installation into the store: stage a copy, relocate it, compile its bytecode
+with itself, ingest the copy as blobs + a manifest, materialize it under STORE/python/ via a
+temp dir and an atomic rename, then record it. Never writes outside STORE/tmp and STORE/python,
+and never changes the original installation."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import errno
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from envstore._core import IngestResult, Store, hash_bytes
+from envstore.interpreters import registry
+from envstore.interpreters.bytecode import compile_stdlib
+from envstore.interpreters.discover import _versioned_python
+from envstore.interpreters.fsops import make_read_only, remove_tree, staging_dir
+from envstore.interpreters.model import InterpreterError, InterpreterInfo
+from envstore.interpreters.probe import Probe, clean_env, probe
+from envstore.interpreters.relocate import RelocationReport, relocate
+from envstore.interpreters.stage import SHARED_PREFIXES, stage
+from envstore.interpreters.tags import abi_tag, compatible_tags
+
+Progress = Callable[[str], None]
+# The bytecode step needs code.replace (3.8); older interpreters are past their end of life.
+MIN_VERSION = (3, 8)
+
+
+@dataclass
+class ImportResult:
+    info: InterpreterInfo
+    reused: bool  # the origin was imported before and has not changed: nothing was done
+    ingest: IngestResult | None = None
+    relocation: RelocationReport | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def locate_executable(path: Path) -> Path:
+    """An installation directory or an interpreter executable -> the executable."""
+    if not path.exists():
+        raise InterpreterError(f"{path}: no such file or directory")
+    if path.is_dir():
+        exe = _versioned_python(path / "bin") or (path / "bin" / "python3")
+        if not exe.is_file():
+            raise InterpreterError(
+                f"{path} is not a Python installation (no bin/pythonX.Y in it)",
+                hint="give the interpreter's executable or its installation prefix",
+            )
+        return exe
+    return path
+
+
+def probe_installation(exe: Path) -> Probe:
+    """Probe, retrying with the installation's lib/ on the loader path: a copy of a build
+    whose RUNPATH names a deleted original cannot find libpython otherwise."""
+    try:
+        return probe(exe)
+    except InterpreterError:
+        lib = exe.absolute().parent.parent / "lib"
+        if not lib.is_dir():
+            raise
+        old = os.environ.get("LD_LIBRARY_PATH")
+        return probe(exe, env=clean_env({"LD_LIBRARY_PATH": f"{lib}:{old}" if old else str(lib)}))
+
+
+def origin_stamp(prefix: Path, stdlib: Path, exe: Path) -> str:
+    """A cheap fingerprint of what an import would read (names, sizes, mtimes, modes), to
+    skip a repeat import of an unchanged installation."""
+    h = hashlib.sha256()
+    shared = str(prefix) in SHARED_PREFIXES
+    roots = [stdlib, exe] if shared else [prefix]
+    for root in roots:
+        if root.is_file():
+            st = root.stat()
+            h.update(f"{root}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_mode}\n".encode())
+            continue
+        for dirpath, dirs, files in os.walk(root):
+            dirs[:] = sorted(d for d in dirs if d not in ("__pycache__", "site-packages", "dist-packages"))
+            for name in sorted(files):
+                try:
+                    st = os.lstat(os.path.join(dirpath, name))
+                except OSError:
+                    continue
+                h.update(f"{dirpath}/{name}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_mode}\n".encode())
+    return h.hexdigest()
+
+
+def _store_path_name(manifest_id: str, p: Probe) -> str:
+    digest = hash_bytes(f"envstore-python-v1\0{manifest_id}".encode())[:32]
+    return f"{digest}-{p.implementation}-{p.version}"
+
+
+def _opt_levels(stdlib: Path, minor: str) -> list[int]:
+    """Compile the optimisation levels the original shipped bytecode for (0 at least)."""
+    cache = stdlib / "__pycache__"
+    tag = f"cpython-{minor.replace('.', '')}"
+    levels = [0]
+    for level in (1, 2):
+        if (cache / f"os.{tag}.opt-{level}.pyc").exists():
+            levels.append(level)
+    return levels
+
+
+def _find_reusable(root: Path, origin: str, stamp: str) -> InterpreterInfo | None:
+    for record in registry.read_records(root):
+        for o in record.get("origin_stamps", []):
+            if o.get("path") == origin and o.get("stamp") == stamp:
+                info = registry.info_from_record(root, record)
+                if info.executable.is_file():
+                    return info
+    return None
+
+
+def _merge_origins(root: Path, name: str, origin: str, stamp: str) -> list[dict[str, str]]:
+    stamps: list[dict[str, str]] = []
+    for record in registry.read_records(root):
+        if record["store_path"] == name:
+            stamps = [o for o in record.get("origin_stamps", []) if o.get("path") != origin]
+    return stamps + [{"path": origin, "stamp": stamp}]
+
+
+def _publish(store: Store, manifest_id: str, dest: Path, work: Path) -> None:
+    """Materialize into STORE/tmp, make it read-only, rename into place. Losing a race to an
+    identical import is fine: the content is the same by construction."""
+    if dest.exists():
+        return
+    out = work / "out"
+    store.materialize([("python", manifest_id)], out)
+    make_read_only(out)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.rename(out, dest)
+    except OSError as e:
+        if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+            raise
+
+
+def import_interpreter(
+    store: Store, path: Path, *, reuse: bool = True, progress: Progress | None = None,
+    _owned_tree: bool = False,
+) -> ImportResult:
+    """Import the installation at `path` (a prefix or its python executable). With `reuse`,
+    an origin imported before and unchanged since is not staged again."""
+
+    say = progress or (lambda _m: None)
+    root = Path(store.root)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    exe = locate_executable(Path(path).absolute())
+    p = probe_installation(exe)
+    if p.implementation != "cpython":
+        raise InterpreterError(f"{exe} is {p.implementation}; only CPython can be imported so far")
+    if tuple(int(x) for x in p.minor.split(".")) < MIN_VERSION:
+        raise InterpreterError(f"{exe} is python {p.version}; envstore supports CPython 3.8 and newer")
+    prefix = Path(p["base_prefix"])
+    stdlib = Path(p["stdlib"])
+    if p["base_prefix"] != p["prefix"]:
+        say(f"{exe} belongs to a virtual environment; importing its base interpreter at {prefix}")
+    if not (prefix / "bin" / f"python{p.minor}").exists():
+        raise InterpreterError(f"{prefix} has no bin/python{p.minor}; not a standard CPython installation")
+    try:
+        stdlib_rel = str(stdlib.relative_to(prefix))
+    except ValueError:
+        raise InterpreterError(f"the stdlib of {exe} ({stdlib}) is outside its prefix {prefix}") from None
+    stamp = origin_stamp(prefix, stdlib, prefix / "bin" / f"python{p.minor}")
+    timings["probe"] = time.perf_counter() - t0
+    if reuse and not _owned_tree:
+        found = _find_reusable(root, str(prefix), stamp)
+        if found is not None:
+            return ImportResult(found, True, timings=timings)
+
+    work = staging_dir(root, "python")
+    try:
+        tree = work / "tree"
+        t = time.perf_counter()
+        say(f"staging {prefix}")
+        stage(prefix, tree, p.minor)
+        timings["stage"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        shared = str(prefix) in SHARED_PREFIXES
+        old_prefixes = set()
+        if not shared:
+            for cand in (str(prefix), os.path.realpath(prefix), p["build_prefix"], p["build_exec_prefix"]):
+                if cand and cand not in SHARED_PREFIXES:
+                    old_prefixes.add(cand)
+        report = relocate(tree, sorted(old_prefixes))
+        timings["relocate"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        say(f"compiling bytecode with python {p.version}")
+        compiled = compile_stdlib(tree / "bin" / f"python{p.minor}", tree / stdlib_rel, stdlib,
+                                  stdlib_rel, _opt_levels(stdlib, p.minor))
+        say(f"bytecode: {compiled} files compiled, the rest converted from the original's")
+        timings["compile"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        ingest = store.ingest_dir(tree)
+        timings["ingest"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        name = _store_path_name(ingest.manifest_id, p)
+        dest = registry.python_dir(root) / name
+        _publish(store, ingest.manifest_id, dest, work)
+        timings["materialize"] = time.perf_counter() - t
+
+        # Describe the interpreter as it runs from the store: this also proves it runs there.
+        final = probe(dest / "bin" / f"python{p.minor}")
+        info = InterpreterInfo(
+            implementation=final.implementation,
+            version=final.version,
+            executable=dest / "bin" / f"python{p.minor}",
+            store_path=dest,
+            manifest_id=ingest.manifest_id,
+            marker_env=final.marker_env,
+            tags=compatible_tags(final),
+            architecture=final["machine"],
+            abi=abi_tag(final),
+            platform=final["platform"],
+            origins=(str(prefix),),
+        )
+        origin = "" if _owned_tree else str(prefix)
+        stamps = _merge_origins(root, name, origin, stamp) if origin else _merge_origins(root, name, "", "")
+        stamps = [s for s in stamps if s.get("path")]
+        registry.write_record(root, info, {"origin_stamps": stamps, "stdlib": stdlib_rel})
+        info = registry.info_from_record(root, {**info.to_json(), "store_path": name,
+                                                "executable": f"bin/python{p.minor}",
+                                                "origin_stamps": stamps})
+        timings["total"] = time.perf_counter() - t0
+        return ImportResult(info, False, ingest, report, timings)
+    finally:
+        remove_tree(work)
+
+
+__all__ = ["ImportResult", "import_interpreter", "locate_executable"]
