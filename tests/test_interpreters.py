@@ -18,7 +18,7 @@ from envstore._core import Store
 from envstore.interpreters import InterpreterError, InterpreterInfo, find_interpreter, list_interpreters
 from envstore.interpreters.relocate import patchelf_path
 from interp_helpers import (  # noqa: E402 - tests/ is on sys.path (rootdir conftest)
-    EXPECTED_MINORS, assert_one_error_line, blob_count, is_elf, new_blobs, pyenv_pythons, run_store,
+    EXPECTED_MINORS, assert_one_error_line, blob_count, new_blobs, pyenv_pythons, run_store,
     store_env, tree_files,
 )
 

@@ -23,6 +23,7 @@ from envstore.interpreters.probe import Probe, clean_env, probe
 from envstore.interpreters.relocate import RelocationReport, relocate
 from envstore.interpreters.stage import SHARED_PREFIXES, stage
 from envstore.interpreters.tags import abi_tag, compatible_tags
+from envstore.storelock import store_lock
 
 Progress = Callable[[str], None]
 # The bytecode step needs code.replace (3.8); older interpreters are past their end of life.
@@ -140,10 +141,11 @@ def _publish(store: Store, manifest_id: str, dest: Path, work: Path) -> None:
 
 def import_interpreter(
     store: Store, path: Path, *, reuse: bool = True, progress: Progress | None = None,
-    _owned_tree: bool = False,
+    origin_label: str | None = None,
 ) -> ImportResult:
     """Import the installation at `path` (a prefix or its python executable). With `reuse`,
-    an origin imported before and unchanged since is not staged again."""
+    an origin imported before and unchanged since is not staged again. `origin_label` names
+    where a temporary tree came from (an archive) and turns the fast path off for it."""
 
     say = progress or (lambda _m: None)
     root = Path(store.root)
@@ -167,72 +169,82 @@ def import_interpreter(
         raise InterpreterError(f"the stdlib of {exe} ({stdlib}) is outside its prefix {prefix}") from None
     stamp = origin_stamp(prefix, stdlib, prefix / "bin" / f"python{p.minor}")
     timings["probe"] = time.perf_counter() - t0
-    if reuse and not _owned_tree:
+    if reuse and origin_label is None:
         found = _find_reusable(root, str(prefix), stamp)
         if found is not None:
             return ImportResult(found, True, timings=timings)
 
-    work = staging_dir(root, "python")
-    try:
-        tree = work / "tree"
-        t = time.perf_counter()
-        say(f"staging {prefix}")
-        stage(prefix, tree, p.minor)
-        timings["stage"] = time.perf_counter() - t
+    # Shared store lock: gc (exclusive) must not empty tmp/ or sweep the new blobs before
+    # the record that keeps them is written.
+    with store_lock(root, exclusive=False, on_wait=lambda: say("waiting for the store lock")):
+        work = staging_dir(root, "python")
+        try:
+            tree = work / "tree"
+            t = time.perf_counter()
+            say(f"staging {prefix}")
+            stage(prefix, tree, p.minor)
+            timings["stage"] = time.perf_counter() - t
 
-        t = time.perf_counter()
-        shared = str(prefix) in SHARED_PREFIXES
-        old_prefixes = set()
-        if not shared:
-            for cand in (str(prefix), os.path.realpath(prefix), p["build_prefix"], p["build_exec_prefix"]):
-                if cand and cand not in SHARED_PREFIXES:
-                    old_prefixes.add(cand)
-        report = relocate(tree, sorted(old_prefixes))
-        timings["relocate"] = time.perf_counter() - t
+            t = time.perf_counter()
+            shared = str(prefix) in SHARED_PREFIXES
+            old_prefixes = set()
+            if not shared:
+                for cand in (str(prefix), os.path.realpath(prefix), p["build_prefix"], p["build_exec_prefix"]):
+                    if cand and cand not in SHARED_PREFIXES:
+                        old_prefixes.add(cand)
+            report = relocate(tree, sorted(old_prefixes))
+            timings["relocate"] = time.perf_counter() - t
 
-        t = time.perf_counter()
-        say(f"compiling bytecode with python {p.version}")
-        compiled = compile_stdlib(tree / "bin" / f"python{p.minor}", tree / stdlib_rel, stdlib,
-                                  stdlib_rel, _opt_levels(stdlib, p.minor))
-        say(f"bytecode: {compiled} files compiled, the rest converted from the original's")
-        timings["compile"] = time.perf_counter() - t
+            t = time.perf_counter()
+            say(f"compiling bytecode with python {p.version}")
+            compiled = compile_stdlib(tree / "bin" / f"python{p.minor}", tree / stdlib_rel, stdlib,
+                                      stdlib_rel, _opt_levels(stdlib, p.minor))
+            say(f"bytecode: {compiled} files compiled, the rest converted from the original's")
+            timings["compile"] = time.perf_counter() - t
 
-        t = time.perf_counter()
-        ingest = store.ingest_dir(tree)
-        timings["ingest"] = time.perf_counter() - t
+            t = time.perf_counter()
+            ingest = store.ingest_dir(tree)
+            timings["ingest"] = time.perf_counter() - t
 
-        t = time.perf_counter()
-        name = _store_path_name(ingest.manifest_id, p)
-        dest = registry.python_dir(root) / name
-        _publish(store, ingest.manifest_id, dest, work)
-        timings["materialize"] = time.perf_counter() - t
+            t = time.perf_counter()
+            name = _store_path_name(ingest.manifest_id, p)
+            dest = registry.python_dir(root) / name
+            existed = dest.exists()
+            _publish(store, ingest.manifest_id, dest, work)
+            timings["materialize"] = time.perf_counter() - t
 
-        # Describe the interpreter as it runs from the store: this also proves it runs there.
-        final = probe(dest / "bin" / f"python{p.minor}")
-        info = InterpreterInfo(
-            implementation=final.implementation,
-            version=final.version,
-            executable=dest / "bin" / f"python{p.minor}",
-            store_path=dest,
-            manifest_id=ingest.manifest_id,
-            marker_env=final.marker_env,
-            tags=compatible_tags(final),
-            architecture=final["machine"],
-            abi=abi_tag(final),
-            platform=final["platform"],
-            origins=(str(prefix),),
-        )
-        origin = "" if _owned_tree else str(prefix)
-        stamps = _merge_origins(root, name, origin, stamp) if origin else _merge_origins(root, name, "", "")
-        stamps = [s for s in stamps if s.get("path")]
-        registry.write_record(root, info, {"origin_stamps": stamps, "stdlib": stdlib_rel})
-        info = registry.info_from_record(root, {**info.to_json(), "store_path": name,
-                                                "executable": f"bin/python{p.minor}",
-                                                "origin_stamps": stamps})
-        timings["total"] = time.perf_counter() - t0
-        return ImportResult(info, False, ingest, report, timings)
-    finally:
-        remove_tree(work)
+            # Describe the interpreter as it runs from the store: this also proves it runs there.
+            try:
+                final = probe(dest / "bin" / f"python{p.minor}")
+            except InterpreterError as e:
+                if not existed:
+                    remove_tree(dest)  # never leave an unrecorded, broken store path behind
+                raise InterpreterError(f"{prefix} does not run once relocated into the store: {e}",
+                                       hint="report it with `store -v python import`") from None
+            info = InterpreterInfo(
+                implementation=final.implementation,
+                version=final.version,
+                executable=dest / "bin" / f"python{p.minor}",
+                store_path=dest,
+                manifest_id=ingest.manifest_id,
+                marker_env=final.marker_env,
+                tags=compatible_tags(final),
+                architecture=final["machine"],
+                abi=abi_tag(final),
+                platform=final["platform"],
+                origins=(origin_label or str(prefix),),
+            )
+            # An archive's tree is gone after install: record the archive, with no usable stamp.
+            origin, stamp = (origin_label, "") if origin_label else (str(prefix), stamp)
+            stamps = _merge_origins(root, name, origin, stamp)
+            registry.write_record(root, info, {"origin_stamps": stamps, "stdlib": stdlib_rel})
+            info = registry.info_from_record(root, {**info.to_json(), "store_path": name,
+                                                    "executable": f"bin/python{p.minor}",
+                                                    "origin_stamps": stamps})
+            timings["total"] = time.perf_counter() - t0
+            return ImportResult(info, False, ingest, report, timings)
+        finally:
+            remove_tree(work)
 
 
 __all__ = ["ImportResult", "import_interpreter", "locate_executable"]

@@ -12,6 +12,7 @@ from envstore.interpreters import registry
 from envstore.interpreters.fsops import remove_tree, staging_dir
 from envstore.interpreters.model import InterpreterError, InterpreterInfo
 from envstore.interpreters.choose import list_interpreters
+from envstore.storelock import store_lock
 
 
 def _home(cfg: Path) -> str | None:
@@ -69,8 +70,9 @@ def remove_interpreter(store: Store, info: InterpreterInfo) -> None:
             hint="remove those environments (and let `store gc` collect them) first",
         )
     root = Path(store.root)
-    registry.remove_record(root, info.name)
-    if info.store_path.exists():
-        trash = staging_dir(root, "trash") / info.name
-        os.rename(info.store_path, trash)  # disappears atomically; deletion can then be slow
-        remove_tree(trash.parent)
+    with store_lock(root, exclusive=False):
+        registry.remove_record(root, info.name)
+        if info.store_path.exists():
+            trash = staging_dir(root, "trash") / info.name
+            os.rename(info.store_path, trash)  # disappears atomically; deletion can then be slow
+            remove_tree(trash.parent)

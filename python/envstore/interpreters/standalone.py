@@ -20,6 +20,7 @@ from envstore.interpreters.fsops import remove_tree, staging_dir
 from envstore.interpreters.importer import ImportResult, Progress, import_interpreter
 from envstore.interpreters.model import InterpreterError
 from envstore.interpreters.choose import parse_constraint
+from envstore.storelock import store_lock
 
 from packaging.version import Version
 
@@ -116,8 +117,14 @@ def install(
     progress: Progress | None = None,
 ) -> ImportResult:
     """Install python `version` from `source` (a file or URL), else from ENVSTORE_PYTHON_URL."""
-    say = progress or (lambda _m: None)
     location = source or archive_url(version)
+    with store_lock(Path(store.root), exclusive=False):  # gc must not empty tmp/ under us
+        return _install(store, version, location, sha256, progress)
+
+
+def _install(store: Store, version: str, location: str, sha256: str | None, progress: Progress | None
+             ) -> ImportResult:
+    say = progress or (lambda _m: None)
     work = staging_dir(Path(store.root), "install")
     try:
         if _is_url(location):
@@ -150,7 +157,7 @@ def install(
             raise InterpreterError(
                 f"{archive.name} is not a python-build-standalone install_only archive (no python/bin)"
             )
-        result = import_interpreter(store, root, reuse=False, progress=progress, _owned_tree=True)
+        result = import_interpreter(store, root, reuse=False, progress=progress, origin_label=location)
         if not parse_constraint(version)(Version(result.info.version)):
             raise InterpreterError(
                 f"{archive.name} holds python {result.info.version}, not {version}",
