@@ -4,6 +4,7 @@ choose the interpreter, resolve keeping a previous lock's pins, write the lockfi
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -91,13 +92,18 @@ def build_lock(spec: EnvSpec, target: TargetPython, client: IndexClient, picked:
 
 def lock_env(env_file: Path | str, store: Any, index_config: IndexConfig | None = None, *,
              upgrade: bool = False, upgrade_packages: Iterable[str] = (), target: TargetPython | None = None,
-             write: bool = True) -> Lock:
+             write: bool = True, index_args: dict[str, Any] | None = None, offline: bool = False) -> Lock:
     """Resolve `env_file` and write its lockfile (lock_path_for). Versions in an existing lock
-    are kept where the spec still allows them, unless `upgrade` or named in `upgrade_packages`."""
+    are kept where the spec still allows them, unless `upgrade` or named in `upgrade_packages`.
+    Without `index_config`, the indexes come from `index_args` (the CLI's index flags:
+    index_url, extra_index_urls, find_links), `offline`, the env file and pip's configuration."""
     env_file = Path(env_file)
     spec = load_spec(env_file)
     if index_config is None:
-        index_config = resolve_index_config(spec=spec.index)
+        args = index_args or {}
+        index_config = resolve_index_config(
+            args.get("index_url"), tuple(args.get("extra_index_urls") or ()), tuple(args.get("find_links") or ()),
+            offline or bool(args.get("offline")), spec.index)
     if target is None:
         target = target_for_spec(store, spec.python, spec.python_specifier)
     lock_path = lock_path_for(env_file)
@@ -121,12 +127,13 @@ def lock_env(env_file: Path | str, store: Any, index_config: IndexConfig | None 
 
 
 def _cache_root(store: Any) -> Path | None:
+    """STORE/cache for a Store (its `.root`) or a store directory given as a path."""
     if store is None:
         return None
+    if isinstance(store, (str, os.PathLike)):
+        return Path(store) / "cache"
     root = getattr(store, "root", None)
-    if root is None:
-        return None
-    return Path(str(root)) / "cache"
+    return Path(str(root)) / "cache" if root is not None else None
 
 
 __all__ = ["ResolutionError", "build_lock", "lock_env", "resolve", "root_requirements"]
