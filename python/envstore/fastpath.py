@@ -20,13 +20,18 @@ def _digest(path: Path) -> str | None:
         return None
 
 
+def _key(env_file: Path, store_root: Path) -> str:
+    # One project can be realized into several stores (--store); each keeps its own answer.
+    return f"{env_file.name}@{store_root}"
+
+
 def remember(env_file: Path, lock_file: Path, prefix: Path, link: Path) -> None:
     state_path = env_file.parent / STATE
     try:
         states = json.loads(state_path.read_text())
     except (OSError, ValueError):
         states = {}
-    states[env_file.name] = {
+    states[_key(env_file, prefix.parent.parent)] = {
         "env": _digest(env_file),
         "lock_path": str(lock_file),
         "lock": _digest(lock_file),
@@ -42,7 +47,7 @@ def remember(env_file: Path, lock_file: Path, prefix: Path, link: Path) -> None:
 def lookup(env_file: Path, store_root: Path) -> Path | None:
     """The prefix realized last time, if the inputs are unchanged and it is still valid."""
     try:
-        state = json.loads((env_file.parent / STATE).read_text())[env_file.name]
+        state = json.loads((env_file.parent / STATE).read_text())[_key(env_file, store_root)]
     except (OSError, ValueError, KeyError, TypeError):
         return None
     prefix = Path(state.get("prefix", ""))
