@@ -362,3 +362,63 @@ def test_not_an_interpreter_file(tmp_path: Path) -> None:
     proc = run_store(tmp_path / "store", "python", "import", str(fake))
     assert_one_error_line(proc)
     assert "not a" in proc.stderr
+
+
+def test_a_venv_interpreter_imports_its_base(imported, tmp_path: Path, shared_store: Path) -> None:
+    minor = newest("3.12", "3.13")
+    store_path = imported(minor)
+    venv = tmp_path / "venv"
+    subprocess.run([str(origin(minor) / "bin" / f"python{minor}"), "-m", "venv", "--without-pip", str(venv)],
+                   check=True, env=store_env())
+    proc = run_store(shared_store, "python", "import", str(venv / "bin" / "python"))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(store_path)
+
+
+def test_python_version_file_puts_its_pin_first(tmp_path: Path) -> None:
+    from envstore.interpreters.discover import discover
+
+    minor = newest("3.10", "3.9", "3.11")
+    (tmp_path / ".python-version").write_text(f"# pinned for this project\n{minor}\n")
+    (tmp_path / "sub").mkdir()
+    first = discover(tmp_path / "sub")[0]
+    assert first.source == "pyenv:.python-version"
+    assert first.executable.parent.parent == origin(minor)
+
+
+def test_system_python_imports_only_its_own_parts(tmp_path: Path) -> None:
+    system = sorted(Path("/usr/bin").glob("python3.[0-9]*"))
+    system = [p for p in system if p.name[len("python3."):].isdigit() and int(p.name[len("python3."):]) >= 8]
+    if not system:
+        pytest.skip("no /usr/bin/python3.X (3.8+) on this machine")
+    proc = run_store(tmp_path / "store", "python", "import", str(system[-1]))
+    assert proc.returncode == 0, proc.stderr
+    store_path = Path(proc.stdout.strip())
+    assert sorted(p.name for p in store_path.iterdir()) <= ["bin", "include", "lib"]
+    run = subprocess.run([str(exe(store_path)), "-c", STDLIB_EXTENSIONS + "; import sys; print(sys.prefix)"],
+                         capture_output=True, text=True, env=store_env())
+    assert run.returncode == 0 and run.stdout.strip() == str(store_path), run.stderr
+
+
+def test_constraints_follow_conda_match_specs() -> None:
+    from packaging.version import Version
+
+    from envstore.interpreters import parse_constraint
+
+    versions = ["3.8.18", "3.10.13", "3.11.7", "3.12.1", "3.12.10", "3.13.0"]
+
+    def picks(c: str | None) -> list[str]:
+        m = parse_constraint(c)
+        return [v for v in versions if m(Version(v))]
+
+    assert picks("3.12") == ["3.12.1", "3.12.10"]
+    assert picks("=3.12") == picks("3.12.*") == picks("python=3.12") == ["3.12.1", "3.12.10"]
+    assert picks("3.12.1") == ["3.12.1"]
+    assert picks("==3.12") == []
+    assert picks(">=3.10,<3.13") == ["3.10.13", "3.11.7", "3.12.1", "3.12.10"]
+    assert picks("3.8|3.13") == ["3.8.18", "3.13.0"]
+    assert picks(None) == picks("*") == versions
+    assert picks("~=3.11.0") == ["3.11.7"]
+    for bad in (">=", "three", "3.12,,>", ">=3.1O"):
+        with pytest.raises(InterpreterError):
+            parse_constraint(bad)

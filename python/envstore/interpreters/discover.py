@@ -68,6 +68,33 @@ def pyenv_candidates() -> list[Candidate]:
     return out
 
 
+def python_version_pins(start: Path | None = None) -> list[str]:
+    """The versions named by the nearest `.python-version` (pyenv's convention: one name per
+    line or whitespace-separated, `#` comments), from `start` (the cwd) upwards."""
+    d = (start or Path.cwd()).absolute()
+    for folder in [d, *d.parents]:
+        f = folder / ".python-version"
+        if f.is_file():
+            try:
+                text = f.read_text(errors="replace")
+            except OSError:
+                return []
+            return [w for line in text.splitlines() for w in line.split("#", 1)[0].split()]
+    return []
+
+
+def _pinned_first(found: list[Candidate], pins: list[str]) -> list[Candidate]:
+    """pyenv candidates a `.python-version` names ("3.12" names the newest 3.12.x) go first."""
+    pinned: list[Candidate] = []
+    for pin in pins:
+        matches = [c for c in found if c.version_hint == pin or (c.version_hint or "").startswith(pin + ".")]
+        if matches and matches[-1] not in pinned:
+            pinned.append(matches[-1])
+    return [Candidate(c.executable, "pyenv:.python-version", c.version_hint) for c in pinned] + [
+        c for c in found if c not in pinned
+    ]
+
+
 def uv_candidates() -> list[Candidate]:
     explicit = settings.UV_PYTHON_INSTALL_DIR.get()
     base = Path(explicit) if explicit else Path(
@@ -107,11 +134,13 @@ def path_candidates() -> list[Candidate]:
     return out
 
 
-def discover() -> list[Candidate]:
-    """Every candidate once (by real path), pyenv and uv first: they are whole prefixes."""
+def discover(start: Path | None = None) -> list[Candidate]:
+    """Every candidate once (by real path): those a `.python-version` above `start` pins
+    first, then pyenv and uv (whole prefixes), then PATH and the system's."""
     seen: set[Path] = set()
     out = []
-    for c in pyenv_candidates() + uv_candidates() + path_candidates():
+    pyenv = _pinned_first(pyenv_candidates(), python_version_pins(start))
+    for c in pyenv + uv_candidates() + path_candidates():
         try:
             real = c.executable.resolve()
         except OSError:

@@ -143,6 +143,9 @@ class Relocator:
                 else:
                     resolved = os.path.normpath(os.path.join(str(link.parent.resolve()), target))
                     if _under(resolved, str(root)) is not None:
+                        if not os.path.lexists(resolved):
+                            link.unlink()  # its target was left out (another package's file)
+                            self.report.symlinks_fixed.append(self.rel(link))
                         continue  # already relative and inside
                 if inside is not None:
                     new = os.path.relpath(inside, link.parent)
