@@ -178,3 +178,23 @@ def test_frozen_refuses_a_stale_lock(shared_store: Path, tmp_path: Path) -> None
     env.write_text(env.read_text() + "      - idna==3.7\n")
     proc = realize(env, shared_store, "--frozen")
     assert proc.returncode == 1 and "--frozen" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_diff_and_export(shared_store: Path, tmp_path: Path) -> None:
+    a_env = write_env(tmp_path / "da", "da", ["six==1.16.0", "idna==3.6"])
+    b_env = write_env(tmp_path / "db", "db", ["six==1.16.0", "idna==3.7", "click==8.1.7"])
+    a = realize(a_env, shared_store).stdout.strip()
+    b = realize(b_env, shared_store).stdout.strip()
+    diff = run_store("diff", a, b, store_root=shared_store)
+    assert diff.returncode == 0, diff.stderr
+    assert diff.stdout.splitlines() == ["+ click 8.1.7", "~ idna 3.6 -> 3.7"]
+    assert run_store("diff", str(a_env), str(b_env), store_root=shared_store).stdout == diff.stdout
+
+    exported = run_store("export", b, store_root=shared_store)
+    assert exported.returncode == 0
+    assert "      - click==8.1.7" in exported.stdout and f"python={PY}" in exported.stdout
+    again = write_env(tmp_path / "again", "db", [])
+    again.write_text(exported.stdout)
+    assert realize(again, shared_store).stdout.strip() == b, "an exported env realizes to the same prefix"
+    lock = run_store("export", b, "--format", "pylock", store_root=shared_store)
+    assert 'lock-version = "1.0"' in lock.stdout and "sha256" in lock.stdout

@@ -56,9 +56,11 @@ def cli(ctx: click.Context, store_root: Path | None, verbose: int, quiet: bool) 
 
 
 def _register() -> None:
-    from envstore.cli import du, gc, ingest, list_cmd, materialize, python_cmd, realize, run, verify, lock
+    from envstore.cli import (
+        diff, du, export, gc, ingest, list_cmd, lock, materialize, python_cmd, realize, run, verify,
+    )
 
-    for module in (realize, run, list_cmd, du, gc, verify, ingest, materialize, lock, python_cmd):
+    for module in (realize, lock, run, list_cmd, diff, export, du, gc, verify, python_cmd, ingest, materialize):
         cli.add_command(module.command)
     # Nix users type "realise".
     cli.add_command(click.Command("realise", callback=realize.command.callback, params=realize.command.params,

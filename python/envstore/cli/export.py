@@ -1,0 +1,35 @@
+"""`store export`: write down exactly what an environment holds, as an env file or a lockfile."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("export")
+@click.argument("target", type=click.Path(exists=True, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["env", "pylock"]), default="env", show_default=True,
+              help="env: an env.yml with exact pins; pylock: a PEP 751 lockfile with hashes.")
+@click.pass_obj
+def command(app, target: Path, fmt: str) -> None:
+    """Print the exact contents of TARGET (a prefix, or an env file with its lock) on stdout."""
+    from envstore.db import StoreDB
+    from envstore.inventory import inventory
+    from envstore.lockfile import dumps_lock
+
+    store = app.store()
+    db = StoreDB(Path(store.root))
+    try:
+        inv = inventory(store, db, target)
+    finally:
+        db.close()
+    if fmt == "pylock":
+        click.echo(dumps_lock(inv.lock), nl=False)
+        return
+    lines = [f"name: {inv.name}", "dependencies:"]
+    if inv.python:
+        lines.append(f"  - python={inv.python}")
+    lines.append("  - pip:")
+    lines += [f"      - {p.name}=={p.version}" for p in sorted(inv.lock.packages, key=lambda p: p.name.lower())]
+    click.echo("\n".join(lines))

@@ -1,0 +1,51 @@
+"""What an environment holds, by name and version: for a realized prefix (from the store
+database) or for an env file / lockfile (from its lock). Used by `diff` and `export`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from envstore._core import Store
+from envstore.db import StoreDB
+from envstore.errors import UsageError
+from envstore.lockfile import Lock, LockedPackage, LockedWheel, lock_path_for, read_lock
+
+
+@dataclass(frozen=True)
+class Inventory:
+    label: str
+    name: str
+    python: str | None
+    lock: Lock
+
+
+def _lock_of_prefix(store: Store, db: StoreDB, prefix: Path) -> Inventory:
+    row = db.prefix(prefix.absolute())
+    if row is None:
+        raise UsageError(f"{prefix} is not a realized prefix of the store {store.root}")
+    artifacts = {a.manifest_id: a for a in db.artifacts()}
+    labels = [label for label, _ in row.manifests if label != "envstore" and not label.endswith("(bytecode)")]
+    packages = []
+    for label, source in zip(labels, row.sources):
+        name, _, version = label.partition(" ")
+        art = artifacts.get(source)
+        wheels = (LockedWheel(url=art.url, filename=art.filename, size=art.size or None, sha256=art.sha256),) if art else ()
+        packages.append(LockedPackage(name=name, version=version, wheels=wheels))
+    python = Path(row.interpreter).name.rsplit("-", 1)[-1] if row.interpreter else None
+    return Inventory(str(prefix), row.name, python, Lock(packages=tuple(packages)))
+
+
+def inventory(store: Store, db: StoreDB, target: Path) -> Inventory:
+    """`target` is a prefix in the store, an env file with a lock beside it, or a pylock.toml."""
+    if target.is_dir():
+        return _lock_of_prefix(store, db, target)
+    lock_file = lock_path_for(target)
+    if not lock_file.is_file():
+        raise UsageError(f"{target} has no lockfile ({lock_file.name}); run `store lock {target}` first")
+    lock = read_lock(lock_file)
+    return Inventory(str(target), target.parent.name, lock.interpreter.get("version"), lock)
+
+
+def versions(inv: Inventory) -> dict[str, str]:
+    return {p.name.lower(): p.version for p in inv.lock.packages}
