@@ -163,7 +163,8 @@ class Relocator:
     def fix_file(self, path: Path) -> None:
         with open(path, "rb") as f:
             data = f.read()
-        if data[:4] == b"\x7fELF":
+        if data[:4] == b"\x7fELF" and any(n in data for n in self.needles):
+            # A RUNPATH naming an old prefix holds its bytes: no match, nothing to relocate.
             self.fix_elf(path)
             with open(path, "rb") as f:
                 data = f.read()
