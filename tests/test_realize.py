@@ -198,3 +198,15 @@ def test_diff_and_export(shared_store: Path, tmp_path: Path) -> None:
     assert realize(again, shared_store).stdout.strip() == b, "an exported env realizes to the same prefix"
     lock = run_store("export", b, "--format", "pylock", store_root=shared_store)
     assert 'lock-version = "1.0"' in lock.stdout and "sha256" in lock.stdout
+
+
+def test_gc_keep_size_keeps_recent_wheels(shared_store: Path, tmp_path: Path) -> None:
+    env = write_env(tmp_path / "ks", "keep", ["six==1.16.0", "pyparsing==3.1.2"])
+    prefix = Path(realize(env, shared_store).stdout.strip())
+    (env.parent / ".envstore" / "keep").unlink()
+    gc = run_store("gc", "--keep-size", "1G", store_root=shared_store)
+    assert gc.returncode == 0, gc.stderr
+    assert not prefix.exists(), "the prefix itself is not kept"
+    again = realize(env, shared_store)
+    assert again.returncode == 0 and "fetching" not in again.stderr, "the wheels were kept"
+    assert Path(again.stdout.strip()) == prefix

@@ -42,7 +42,9 @@ def _pool() -> urllib3.PoolManager:
     return urllib3.PoolManager(num_pools=8, maxsize=8, retries=RETRIES, timeout=urllib3.Timeout(connect=15, read=60))
 
 
-def fetch_one(pool: urllib3.PoolManager, ref: WheelRef, dest_dir: Path) -> Path:
+def fetch_one(
+    pool: urllib3.PoolManager, ref: WheelRef, dest_dir: Path, on_bytes: Callable[[int], None] | None = None
+) -> Path:
     if not ref.sha256:
         raise FetchError(f"no sha256 for {ref.name} in the lock; refusing to download an unchecked wheel")
     dest = dest_dir / ref.filename
@@ -54,6 +56,8 @@ def fetch_one(pool: urllib3.PoolManager, ref: WheelRef, dest_dir: Path) -> Path:
                 digest.update(chunk)
                 size += len(chunk)
                 out.write(chunk)
+                if on_bytes is not None:
+                    on_bytes(len(chunk))
     except BaseException:
         dest.unlink(missing_ok=True)
         raise
@@ -94,14 +98,18 @@ def _stream(pool: urllib3.PoolManager, ref: WheelRef) -> Iterable[bytes]:
 
 
 def fetch_all(
-    refs: list[WheelRef], dest_dir: Path, on_done: Callable[[WheelRef, Path], None] | None = None, workers: int = 6
+    refs: list[WheelRef],
+    dest_dir: Path,
+    on_done: Callable[[WheelRef, Path], None] | None = None,
+    workers: int = 6,
+    on_bytes: Callable[[int], None] | None = None,
 ) -> dict[str, Path]:
     """Download every ref into dest_dir; returns sha256 -> path. The first failure is raised."""
     dest_dir.mkdir(parents=True, exist_ok=True)
     pool = _pool()
     results: dict[str, Path] = {}
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(refs)))) as ex:
-        futures = {ex.submit(fetch_one, pool, ref, dest_dir): ref for ref in refs}
+        futures = {ex.submit(fetch_one, pool, ref, dest_dir, on_bytes): ref for ref in refs}
         for fut, ref in futures.items():
             path = fut.result()
             results[ref.sha256] = path

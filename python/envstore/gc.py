@@ -32,8 +32,31 @@ def interpreter_manifests(store: Store) -> set[str]:
     return {i.manifest_id for i in list_interpreters(store)}
 
 
+def recent_artifacts(db: StoreDB, keep_age: float | None, keep_size: int | None) -> set[str]:
+    """Wheel manifests to keep although no live prefix uses them: those used within `keep_age`
+    seconds, and the most recently used ones whose wheels add up to at most `keep_size` bytes."""
+    keep: set[str] = set()
+    rows = sorted(db.artifacts(), key=lambda a: a.last_used, reverse=True)
+    if keep_age is not None:
+        horizon = time.time() - keep_age
+        keep.update(a.manifest_id for a in rows if a.last_used >= horizon)
+    if keep_size is not None:
+        total = 0
+        for a in rows:
+            total += a.size
+            if total > keep_size:
+                break
+            keep.add(a.manifest_id)
+    return keep
+
+
 def collect(
-    store: Store, db: StoreDB, store_root: Path, dry_run: bool = False, keep_age: float | None = None
+    store: Store,
+    db: StoreDB,
+    store_root: Path,
+    dry_run: bool = False,
+    keep_age: float | None = None,
+    keep_size: int | None = None,
 ) -> GcReport:
     report = GcReport()
     live, stale = live_roots(db)
@@ -53,13 +76,13 @@ def collect(
     if envs.is_dir():
         for entry in sorted(envs.iterdir()):
             # Unregistered directories are what a crash between rename and registration leaves.
-            if str(entry) not in registered and not entry.name.startswith("."):
+            leftover = entry.name.startswith((".trash-", ".rebuild-"))  # an interrupted repair
+            if leftover or (str(entry) not in registered and not entry.name.startswith(".")):
                 report.prefixes.append(str(entry))
+    keep.update(recent_artifacts(db, keep_age, keep_size))
     if keep_age is not None:
         horizon = time.time() - keep_age
-        keep.update(a.manifest_id for a in db.artifacts() if a.last_used >= horizon)
-        keep.update(mid for src, _i, mid, used in db.bytecode_rows() if used >= horizon)
-        keep.update(src for src, _i, mid, used in db.bytecode_rows() if used >= horizon)
+        keep.update(mid for _src, _i, mid, used in db.bytecode_rows() if used >= horizon)
     # Keep the compile inputs of kept bytecode, so the next realize reuses it instead of recompiling.
     keep.update(src for src, _i, mid, _used in db.bytecode_rows() if mid in keep)
     tmp = store_root / "tmp"

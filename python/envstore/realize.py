@@ -18,6 +18,7 @@ from envstore.errors import EnvstoreError
 from envstore.fastpath import remember
 from envstore.fetch import WheelRef, fetch_all
 from envstore.lockfile import Lock, LockfileError, is_stale, lock_path_for, read_lock
+from envstore.progress import byte_progress
 from envstore.prefix import ENVS_DIR, IngestedWheel, assemble, publish, store_path, store_path_digest
 from envstore.roots import add_out_link
 from envstore.store import open_store
@@ -155,7 +156,8 @@ def _ensure_artifacts(store, db: StoreDB, lock: Lock, tmp: Path, info: Info) -> 
             db.register_artifact(ref.sha256, result.manifest_id, ref.filename, ref.url, ref.size or 0)
             have[ref.sha256] = result.manifest_id
 
-        fetch_all(missing, tmp / "downloads", on_done=ingest)
+        with byte_progress(f"fetching {len(missing)} wheels", total) as advance:
+            fetch_all(missing, tmp / "downloads", on_done=ingest, on_bytes=advance)
     db.touch_artifacts(list(have))
     return [
         IngestedWheel(f"{p.name} {p.version}", p.wheel.filename, have[p.wheel.sha256])

@@ -11,6 +11,16 @@ from envstore.cli.format import human_bytes
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
+SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*", text.lower())
+    if not m:
+        raise click.BadParameter(f"'{text}' is not a size like 500M or 2G")
+    return int(float(m.group(1)) * SIZE_UNITS[m.group(2)])
+
+
 def parse_duration(text: str) -> float:
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text)
     if not m:
@@ -22,10 +32,12 @@ def parse_duration(text: str) -> float:
 @click.option("--dry-run", is_flag=True, help="List what would be deleted (stdout) and delete nothing.")
 @click.option("--keep-age", metavar="DURATION", help="Keep wheels and bytecode used within DURATION (30m, 12h, 7d), "
               "so switching back to a recent environment stays instant.")
+@click.option("--keep-size", metavar="SIZE", help="Keep the most recently used wheels up to SIZE in total "
+              "(500M, 2G) although no root needs them.")
 @click.option("--lock-timeout", type=float, default=None, metavar="SECONDS",
               help="Give up waiting for running realizes after this long (default: wait).")
 @click.pass_obj
-def command(app, dry_run: bool, keep_age: str | None, lock_timeout: float | None) -> None:
+def command(app, dry_run: bool, keep_age: str | None, keep_size: str | None, lock_timeout: float | None) -> None:
     """Delete prefixes no root reaches, then every blob and manifest nothing live uses.
 
     Roots are out-links (.envstore/<name> beside env files) that still point at their prefix,
@@ -41,11 +53,12 @@ def command(app, dry_run: bool, keep_age: str | None, lock_timeout: float | None
     store = app.store()
     root = Path(store.root)
     age = parse_duration(keep_age) if keep_age else None
+    size = parse_size(keep_size) if keep_size else None
     db = StoreDB(root)
     try:
         with store_lock(root, exclusive=True, timeout=lock_timeout,
                         on_wait=lambda: app.info("waiting for the store lock (a realize is running) ...")):
-            report = collect(store, db, root, dry_run=dry_run, keep_age=age)
+            report = collect(store, db, root, dry_run=dry_run, keep_age=age, keep_size=size)
     finally:
         db.close()
     if dry_run:
