@@ -490,6 +490,16 @@ fn sync_filesystem(py: Python<'_>, path: PathBuf) -> PyResult<()> {
         .map_err(|e| to_pyerr(py, e))
 }
 
+/// The envstore-shim executable built alongside this extension (see build.rs);
+/// `store shims install` writes it out.
+static SHIM_BINARY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/envstore-shim"));
+
+/// The bytes of the native shim executable for this platform.
+#[pyfunction]
+fn shim_binary(py: Python<'_>) -> Bound<'_, pyo3::types::PyBytes> {
+    pyo3::types::PyBytes::new(py, SHIM_BINARY)
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -509,5 +519,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(remove_tree, m)?)?;
     m.add_function(wrap_pyfunction!(make_dirs_read_only, m)?)?;
     m.add_function(wrap_pyfunction!(sync_filesystem, m)?)?;
+    m.add_function(wrap_pyfunction!(shim_binary, m)?)?;
     Ok(())
 }
