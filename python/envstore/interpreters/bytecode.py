@@ -4,8 +4,8 @@ stored. UNCHECKED_HASH because store files never change: imports trust them with
 the source, so starting from the store is as warm as from the original.
 
 Recompiling a stdlib costs ~10 s per optimisation level on this class of machine, so a
-timestamp .pyc that the original shipped and that is still valid for its source (the same
-check the import system makes: mtime and size) is converted instead: its code is loaded,
+.pyc that the original shipped and that is still valid for its source (the check the import
+system makes: mtime and size, or the source hash) is converted instead: its code is loaded,
 co_filename made prefix-relative, and it is written back with a hash header. Everything else
 is compiled. co_filename is relative to the prefix either way, so the bytes never depend on
 where the installation or the staging directory were; the import system sets the real path."""
@@ -41,16 +41,21 @@ def convert(src, rel, level):
     except OSError:
         return False
     st = os.stat(src)
-    if (len(data) < 16 or data[:4] != MAGIC_NUMBER or data[4:8] != b"\0\0\0\0"
-            or int.from_bytes(data[8:12], "little") != int(st.st_mtime) & 0xFFFFFFFF
-            or int.from_bytes(data[12:16], "little") != st.st_size & 0xFFFFFFFF):
+    if len(data) < 16 or data[:4] != MAGIC_NUMBER:
+        return False
+    with open(src, "rb") as f:
+        source = f.read()
+    flags = int.from_bytes(data[4:8], "little")
+    if flags == 0:  # timestamp-based: valid if mtime and size match, as the import system checks
+        if (int.from_bytes(data[8:12], "little") != int(st.st_mtime) & 0xFFFFFFFF
+                or int.from_bytes(data[12:16], "little") != st.st_size & 0xFFFFFFFF):
+            return False
+    elif flags not in (1, 3) or data[8:16] != source_hash(source):  # hash-based: check it
         return False
     try:
         code = marshal.loads(data[16:])
     except Exception:
         return False
-    with open(src, "rb") as f:
-        source = f.read()
     out = MAGIC_NUMBER + HASH_UNCHECKED + source_hash(source) + marshal.dumps(refile(code, ddir + "/" + rel))
     dest = cache_from_source(src, optimization=opt)
     os.makedirs(os.path.dirname(dest), exist_ok=True)

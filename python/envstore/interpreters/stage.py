@@ -59,3 +59,9 @@ def stage(prefix: Path, dest: Path, minor: str) -> None:
         prefix, dest, symlinks=True, ignore=_ignore_for(prefix, minor, shared),
         copy_function=_link_or_copy,
     )
+    # The original may be read-only (another store path, an unpacked archive): bytecode and
+    # rewritten files are created in these directories.
+    for dirpath, _dirs, _files in os.walk(dest):
+        mode = os.stat(dirpath).st_mode
+        if not mode & 0o200:
+            os.chmod(dirpath, mode | 0o700)
