@@ -21,6 +21,7 @@ from envstore.lockfile import Lock, LockfileError, is_stale, lock_path_for, read
 from envstore.progress import byte_progress
 from envstore.prefix import ENVS_DIR, IngestedWheel, assemble, publish, store_path, store_path_digest
 from envstore.roots import add_out_link
+from envstore.shims import after_realize
 from envstore.store import open_store
 from envstore.storelock import file_lock, store_lock
 from envstore.wheel import ingest_wheel
@@ -110,6 +111,7 @@ def realize(env_file: Path, store_root: Path | None, options: RealizeOptions, in
         db.close()
     if link is not None:
         remember(env_file, lock_path_for(env_file), dest, link)
+    after_realize(root, env_file, link)  # shims: the project's active env, console-script names
     return dest
 
 

@@ -56,6 +56,15 @@ UV_PYTHON_INSTALL_DIR = EnvVar(
     "UV_PYTHON_INSTALL_DIR", "Where uv keeps the interpreters it manages; scanned by discovery."
 )
 
+# Shims and shell integration (issue 6). The shim binary itself reads only PATH and
+# ENVSTORE_SHIM_HOPS; it is declared here so the whole set is in one place.
+SHELL = EnvVar("SHELL", "The user's shell: started by `store shell`, the dialect of `store activate`.")
+SHIM_HOPS = EnvVar(
+    "ENVSTORE_SHIM_HOPS",
+    "Set by the native shim when it falls through to the next PATH entry (<name>:<count>); "
+    "it refuses a ninth hop, so two shim directories on PATH cannot loop.",
+)
+
 TEST_CRASH_AT = EnvVar(
     "_ENVSTORE_TEST_CRASH_AT",
     "Test hook: SIGKILL the process at a named point (prefix.before_rename, prefix.after_rename).",
@@ -70,7 +79,7 @@ ALL = (
     STORE_ROOT, FSYNC, XDG_DATA_HOME, INDEX_URL, EXTRA_INDEX_URL, FIND_LINKS, OFFLINE,
     PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS, PIP_CONFIG_FILE, PIP_CERT,
     XDG_CONFIG_HOME, XDG_CONFIG_DIRS, PYENV_ROOT, PATH, PYTHON_URL, PYTHON_BUILD,
-    UV_PYTHON_INSTALL_DIR, TEST_CRASH_AT, TEST_PAUSE_AT,
+    UV_PYTHON_INSTALL_DIR, SHELL, SHIM_HOPS, TEST_CRASH_AT, TEST_PAUSE_AT,
 )
 
 

@@ -57,11 +57,16 @@ def cli(ctx: click.Context, store_root: Path | None, verbose: int, quiet: bool) 
 
 def _register() -> None:
     from envstore.cli import (
-        diff, du, export, gc, ingest, list_cmd, lock, materialize, python_cmd, realize, run, verify,
+        diff, du, export, gc, ingest, list_cmd, lock, materialize, python_cmd, realize, run, shell, shims, use,
+        verify,
     )
 
-    for module in (realize, lock, run, list_cmd, diff, export, du, gc, verify, python_cmd, ingest, materialize):
+    for module in (realize, lock, run, list_cmd, diff, export, du, gc, verify, python_cmd, ingest, materialize,
+                   shims, use):
         cli.add_command(module.command)
+    for extra in (use.rollback_command, use.profile_group, shell.shell_command, shell.activate_command,
+                  shell.hook_command):
+        cli.add_command(extra)
     # Nix users type "realise".
     cli.add_command(click.Command("realise", callback=realize.command.callback, params=realize.command.params,
                                   help=realize.command.help, hidden=True))

@@ -1,0 +1,126 @@
+"""`store use`, `store rollback`, `store profile list|prune`: profiles with generations."""
+
+from __future__ import annotations
+
+import datetime
+import os
+from pathlib import Path
+
+import click
+
+from envstore.cli.format import json_document
+from envstore.errors import UsageError
+
+PROFILE_OPTION = click.option("--profile", "profile", default="default", show_default=True,
+                              help="The profile to act on.")
+
+
+def prefix_for(app, target: str) -> tuple[Path, Path | None, Path | None]:
+    """(prefix, env file, out-link) for an env file (realized now) or a prefix / out-link path."""
+    path = Path(target)
+    if path.is_dir():
+        real = Path(os.path.realpath(path))
+        if not (real / "pyvenv.cfg").is_file():
+            raise UsageError(f"{target} is a directory but not an environment prefix")
+        return real, None, None
+    if not path.is_file():
+        raise UsageError(f"no env file or prefix at {target}")
+    from envstore.realize import RealizeOptions, realize
+
+    prefix = realize(path, app.store_root, RealizeOptions(), app.info)
+    # The out-link realize made: named after the environment, pointing at the prefix.
+    dot = path.absolute().parent / ".envstore"
+    links = sorted(p for p in dot.iterdir() if p.is_symlink() and p.name != "active"
+                   and os.readlink(p) == str(prefix)) if dot.is_dir() else []
+    return prefix, path.absolute(), links[0] if links else None
+
+
+def _inside(directory: Path, cwd: Path) -> bool:
+    try:
+        cwd.resolve().relative_to(directory.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+@click.command("use")
+@click.argument("target", metavar="ENV_FILE|PREFIX")
+@PROFILE_OPTION
+@click.pass_obj
+def command(app, target: str, profile: str) -> None:
+    """Switch a profile to ENV_FILE's environment (realized first) or to PREFIX.
+
+    Makes a new generation (a GC root) and flips the profile to it in one rename; the shims
+    use the default profile outside projects. Run inside a project directory, it also makes
+    ENV_FILE the project's active environment (.envstore/active). Prints the prefix.
+    """
+    from envstore import profiles, shims
+
+    root = Path(app.store().root)
+    prefix, env_file, link = prefix_for(app, target)
+    if env_file is not None and link is not None and _inside(env_file.parent, Path.cwd()):
+        shims.set_active(env_file, link)
+        app.info(f"{env_file.parent}: active environment is now {env_file.name}")
+    generation = profiles.use(root, prefix, profile)
+    shims.refresh_installed(root)
+    app.info(f"profile {profile}: generation {generation.number}")
+    click.echo(str(prefix))
+
+
+@click.command("rollback")
+@PROFILE_OPTION
+@click.option("--to", "to", type=int, default=None, metavar="N", help="Switch to generation N instead.")
+@click.pass_obj
+def rollback_command(app, profile: str, to: int | None) -> None:
+    """Switch a profile back to its previous generation; prints the prefix."""
+    from envstore import profiles, shims
+
+    root = Path(app.store().root)
+    generation = profiles.rollback(root, profile, to)
+    shims.refresh_installed(root)
+    app.info(f"profile {profile}: generation {generation.number}")
+    click.echo(str(generation.prefix))
+
+
+@click.group("profile")
+def profile_group() -> None:
+    """Profiles and their generations."""
+
+
+@profile_group.command("list")
+@PROFILE_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print a versioned JSON document on stdout.")
+@click.pass_obj
+def list_command(app, profile: str, as_json: bool) -> None:
+    """List the generations of a profile, oldest first; the current one is marked."""
+    from envstore import profiles
+
+    root = Path(app.store().root)
+    gens = profiles.generations(root, profile)
+    if as_json:
+        click.echo(json_document({"profile": profile, "generations": [g.to_json() for g in gens]}))
+        return
+    if not gens:
+        app.info(f"profile {profile} has no generations (`store use ENV_FILE` makes one)")
+    for g in gens:
+        when = datetime.datetime.fromtimestamp(g.created).strftime("%Y-%m-%d %H:%M:%S")
+        mark = "  (current)" if g.current else ""
+        click.echo(f"{g.number:>4}   {when}   {g.prefix}{mark}")
+
+
+@profile_group.command("prune")
+@PROFILE_OPTION
+@click.option("--older-than", "older_than", required=True, metavar="AGE",
+              help="Remove generations older than AGE (30d, 12h, 2w); never the current one.")
+@click.option("--dry-run", is_flag=True, help="Only print what would be removed.")
+@click.pass_obj
+def prune_command(app, profile: str, older_than: str, dry_run: bool) -> None:
+    """Remove old generations; `store gc` then collects prefixes nothing else keeps."""
+    from envstore import profiles
+
+    root = Path(app.store().root)
+    removed = profiles.prune(root, profiles.parse_age(older_than), profile, dry_run)
+    for g in removed:
+        click.echo(f"{g.number}\t{g.prefix}")
+    verb = "would remove" if dry_run else "removed"
+    app.info(f"{verb} {len(removed)} generation(s) of profile {profile}")
