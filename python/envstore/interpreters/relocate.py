@@ -279,7 +279,7 @@ class Relocator:
 
 def _same_length(prefix: bytes) -> bytes:
     """The placeholder, padded with slashes, followed by the prefix's last component, exactly
-    as long as `prefix` ("/root/.pyenv/versions/3.12.1" -> "/envstore-relocated///3.12.1")."""
+    as long as `prefix` ("/home/u/.pyenv/versions/3.12.1" -> "/envstore-relocated/////3.12.1")."""
     n = len(prefix)
     tail = b"/" + prefix.rstrip(b"/").rsplit(b"/", 1)[-1]
     head = n - len(tail)
