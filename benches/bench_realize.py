@@ -42,15 +42,24 @@ def write_env(d: Path, name: str, pkgs: list[str]) -> Path:
     return env
 
 
-def du_bytes(path: Path) -> int:
+def du_bytes(*paths: Path) -> int:
+    """Disk used by the trees together, each inode counted once (as `du` does)."""
     seen, total = set(), 0
-    for dirpath, _d, files in os.walk(path):
-        for f in files:
-            st = os.lstat(os.path.join(dirpath, f))
-            if (st.st_dev, st.st_ino) not in seen:
-                seen.add((st.st_dev, st.st_ino))
-                total += st.st_blocks * 512
+    for path in paths:
+        for dirpath, _d, files in os.walk(path):
+            for f in files:
+                st = os.lstat(os.path.join(dirpath, f))
+                if (st.st_dev, st.st_ino) not in seen:
+                    seen.add((st.st_dev, st.st_ino))
+                    total += st.st_blocks * 512
     return total
+
+
+def store_command() -> str:
+    """The real `store` script beside this interpreter: a version manager's shim in front of it
+    (pyenv's is a bash script) would add its own start-up to every measurement."""
+    beside = Path(sys.executable).parent / "store"
+    return str(beside) if beside.is_file() else (shutil.which("store") or "store")
 
 
 def main() -> None:
@@ -62,6 +71,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="envstore-bench-realize-"))
     try:
         store = work / "store"
+        STORE = store_command()
         senv = {**os.environ, "ENVSTORE_ROOT": str(store)}
         tools = work / "tools"
         subprocess.run([sys.executable, "-m", "venv", str(tools)], check=True)
@@ -70,7 +80,7 @@ def main() -> None:
         uvenv = {**os.environ, "UV_CACHE_DIR": str(work / "uv-cache")}
 
         base = write_env(work / "base", "base", pkgs)
-        t_cold = run(["store", "realize", str(base)], env=senv)
+        t_cold = run([STORE, "realize", str(base)], env=senv)
         reqs = work / "requirements.txt"
         pins = subprocess.run(
             [sys.executable, "-c", "import sys,tomllib;d=tomllib.load(open(sys.argv[1],'rb'));"
@@ -83,22 +93,25 @@ def main() -> None:
 
         noop_store, noop_uv, new_store, new_uv = [], [], [], []
         for i in range(args.rounds):
-            noop_store.append(run(["store", "realize", str(base)], env=senv))
+            noop_store.append(run([STORE, "realize", str(base)], env=senv))
             noop_uv.append(run([uv, "pip", "install", "-q", "--python", str(uv_venv / "bin/python"), "-r", str(reqs)], env=uvenv))
             env_i = write_env(work / f"new{i}", f"new{i}", pkgs)
             shutil.copy(base.parent / "pylock.toml", env_i.parent / "pylock.toml")
             # the copied lock was made from an env file with another name; relock is cheap (warm cache)
-            new_store.append(run(["store", "realize", str(env_i)], env=senv))
+            new_store.append(run([STORE, "realize", str(env_i)], env=senv))
             venv_i = work / f"uvnew{i}"
             t = run([uv, "venv", "-q", "--python", sys.executable, str(venv_i)], env=uvenv)
             t += run([uv, "pip", "install", "-q", "--python", str(venv_i / "bin/python"), "-r", str(reqs)], env=uvenv)
             new_uv.append(t)
 
+        disk_prefixes = []
         for i, extra in enumerate(EXTRAS):
-            subprocess.run(["store", "realize", str(write_env(work / f"disk{i}", f"disk{i}", pkgs + [extra]))],
-                           env=senv, check=True, capture_output=True)
-        one_env = du_bytes(uv_venv)
-        store_blobs = du_bytes(store / "blobs-v1")
+            out = subprocess.run([STORE, "realize", str(write_env(work / f"disk{i}", f"disk{i}", pkgs + [extra]))],
+                                 env=senv, check=True, capture_output=True, text=True).stdout.strip()
+            disk_prefixes.append(Path(out))
+        one_env = du_bytes(disk_prefixes[0])
+        five_envs = du_bytes(*disk_prefixes)
+        one_uv = du_bytes(uv_venv)
 
         def med(xs: list[float]) -> float:
             return statistics.median(xs)
@@ -110,8 +123,8 @@ def main() -> None:
                 ("new env from known parts (p50)", med(new_store), med(new_uv))]
         for name, a, b in rows:
             print(f"  {name:<40}{a * 1000:>10.1f}ms{b * 1000:>10.1f}ms{b / a:>13.2f}x")
-        print(f"  disk: store blobs for 1+{args.rounds}+{len(EXTRAS)} envs {store_blobs / 1e6:.1f} MB; "
-              f"one uv venv {one_env / 1e6:.1f} MB; ratio {store_blobs / one_env:.2f}x")
+        print(f"  disk: {len(EXTRAS)} envs sharing the set, one extra package each: {five_envs / 1e6:.1f} MB; "
+              f"one of them {one_env / 1e6:.1f} MB ({five_envs / one_env:.2f}x); one uv venv {one_uv / 1e6:.1f} MB")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

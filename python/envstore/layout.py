@@ -15,7 +15,7 @@ import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
-from envstore._core import Store
+from envstore._core import Store, hash_bytes
 from envstore.errors import ArchiveError
 from envstore.scripts import check_script_name, entry_point_scripts, rewrite_script
 
@@ -52,9 +52,28 @@ def _file(entry: dict) -> dict:
     return {"type": "file", "hash": entry["hash"], "size": entry["size"], "executable": entry["executable"]}
 
 
-class _Builder:
-    def __init__(self, store: Store, wheel: str) -> None:
+class BlobBatch:
+    """Generated files (launchers, RECORD, pyvenv.cfg) of a whole prefix, written to the store
+    in one batch: one staging directory and one flush instead of one per file."""
+
+    def __init__(self, store: Store) -> None:
         self.store = store
+        self.items: dict[tuple[str, bool], bytes] = {}
+
+    def add(self, data: bytes, executable: bool) -> dict:
+        digest = hash_bytes(data)
+        self.items[(digest, executable)] = data
+        return {"type": "file", "hash": digest, "size": len(data), "executable": executable}
+
+    def flush(self) -> None:
+        if self.items:
+            self.store.add_many([(data, exe) for (_h, exe), data in self.items.items()])
+            self.items.clear()
+
+
+class _Builder:
+    def __init__(self, batch: BlobBatch, wheel: str) -> None:
+        self.batch = batch
         self.wheel = wheel
         self.entries: dict[str, dict] = {}
         self.record: dict[str, tuple[str, int]] = {}
@@ -66,13 +85,12 @@ class _Builder:
         self.record[path] = (record_hash, entry["size"])
 
     def put_bytes(self, path: str, data: bytes, executable: bool) -> None:
-        key = self.store.add_bytes(data, executable)
-        entry = {"type": "file", "hash": key.removesuffix(".x"), "size": len(data), "executable": executable}
-        self.put(path, entry, _record_hash(data))
+        self.put(path, self.batch.add(data, executable), _record_hash(data))
 
 
-def place_wheel(store: Store, manifest_id: str, wheel_filename: str, layout: Layout) -> str:
-    """Return the id of the manifest that installs this wheel into `layout.prefix`."""
+def place_wheel(store: Store, manifest_id: str, wheel_filename: str, layout: Layout, batch: BlobBatch) -> dict:
+    """The manifest (as a document) that installs this wheel into `layout.prefix`; the files it
+    generates wait in `batch` until the caller flushes it and stores the manifest."""
     entries: dict[str, dict] = json.loads(store.manifest_json(manifest_id))["entries"]
     dist_info = next((p.split("/", 1)[0] for p in entries if p.split("/", 1)[0].endswith(".dist-info")), None)
     if dist_info is None:
@@ -84,7 +102,7 @@ def place_wheel(store: Store, manifest_id: str, wheel_filename: str, layout: Lay
     dist_name = dist_info[: -len(".dist-info")].rpartition("-")[0]
 
     site = layout.site_packages
-    out = _Builder(store, wheel_filename)
+    out = _Builder(batch, wheel_filename)
     for path, entry in entries.items():
         if entry["type"] != "file" or path == f"{dist_info}/RECORD":
             continue
@@ -120,7 +138,7 @@ def place_wheel(store: Store, manifest_id: str, wheel_filename: str, layout: Lay
             out.put_bytes(f"bin/{name}", content, executable=True)
     out.put_bytes(f"{site}/{dist_info}/INSTALLER", INSTALLER, executable=False)
     out.entries[f"{site}/{dist_info}/RECORD"] = _record_entry(out, site, dist_info)
-    return store.put_manifest(json.dumps({"version": 1, "entries": out.entries}))
+    return {"version": 1, "entries": out.entries}
 
 
 def _record_entry(out: _Builder, site: str, dist_info: str) -> dict:
@@ -130,9 +148,7 @@ def _record_entry(out: _Builder, site: str, dist_info: str) -> dict:
         record_hash, size = out.record[path]
         writer.writerow([posixpath.relpath(path, site), record_hash, size])
     writer.writerow([f"{dist_info}/RECORD", "", ""])
-    data = buf.getvalue().encode()
-    key = out.store.add_bytes(data, False)
-    return {"type": "file", "hash": key, "size": len(data), "executable": False}
+    return out.batch.add(buf.getvalue().encode(), False)
 
 
 def _parse_record(data: bytes) -> dict[str, str]:

@@ -18,7 +18,7 @@ from envstore import settings
 from envstore._core import Store, make_dirs_read_only, remove_tree, sync_filesystem
 from envstore.bytecode import compile_bytecode
 from envstore.db import StoreDB
-from envstore.layout import Layout, place_wheel
+from envstore.layout import BlobBatch, Layout, place_wheel
 
 ENVS_DIR = "envs"
 LAYOUT_VERSION = 1  # bump when the prefix layout changes: it is part of every store path
@@ -67,7 +67,7 @@ def store_path(store_root: Path, name: str, digest: str) -> Path:
     return Path(store_root) / ENVS_DIR / f"{digest}-{safe_name(name)}"
 
 
-def _base_manifest(store: Store, interpreter: Interpreter, layout: Layout) -> str:
+def _base_manifest(batch: BlobBatch, interpreter: Interpreter, layout: Layout) -> dict:
     exe = Path(interpreter.executable)
     cfg = (
         f"home = {exe.parent}\n"
@@ -76,16 +76,15 @@ def _base_manifest(store: Store, interpreter: Interpreter, layout: Layout) -> st
         f"executable = {exe}\n"
         "envstore = 1\n"
     ).encode()
-    key = store.add_bytes(cfg, False)
     xy = layout.py_version
     entries: dict[str, dict] = {
-        "pyvenv.cfg": {"type": "file", "hash": key, "size": len(cfg), "executable": False},
+        "pyvenv.cfg": batch.add(cfg, False),
         f"lib/python{xy}/site-packages": {"type": "dir"},
         "bin/python": {"type": "symlink", "target": str(exe)},
         "bin/python3": {"type": "symlink", "target": "python"},
         f"bin/python{xy}": {"type": "symlink", "target": "python"},
     }
-    return store.put_manifest(json.dumps({"version": 1, "entries": entries}))
+    return {"version": 1, "entries": entries}
 
 
 def assemble(
@@ -93,9 +92,13 @@ def assemble(
 ) -> list[tuple[str, str]]:
     """(label, manifest id) pairs whose union is the prefix at `dest`."""
     layout = Layout(prefix=dest, py_version=py_version(interpreter))
-    manifests = [("envstore", _base_manifest(store, interpreter, layout))]
-    for wheel in wheels:
-        placed = place_wheel(store, wheel.manifest_id, wheel.filename, layout)
+    batch = BlobBatch(store)
+    documents = [("envstore", _base_manifest(batch, interpreter, layout))]
+    documents += [(w.label, place_wheel(store, w.manifest_id, w.filename, layout, batch)) for w in wheels]
+    batch.flush()  # manifests may name only blobs that exist
+    placed_ids = [store.put_manifest(json.dumps(doc)) for _label, doc in documents]
+    manifests = [("envstore", placed_ids[0])]
+    for wheel, placed in zip(wheels, placed_ids[1:]):
         manifests.append((wheel.label, placed))
         bytecode = compile_bytecode(
             store, db, placed, layout.site_packages, Path(interpreter.executable), interpreter.manifest_id, tmp

@@ -16,7 +16,6 @@ from typing import Any
 from envstore.db import StoreDB
 from envstore.errors import EnvstoreError
 from envstore.fastpath import remember
-from envstore.fetch import WheelRef, fetch_all
 from envstore.lockfile import Lock, LockfileError, is_stale, lock_path_for, read_lock
 from envstore.progress import byte_progress
 from envstore.prefix import ENVS_DIR, IngestedWheel, assemble, publish, store_path, store_path_digest
@@ -135,6 +134,8 @@ def _build(store, db: StoreDB, root: Path, dest: Path, name: str, lock: Lock, in
 
 
 def _ensure_artifacts(store, db: StoreDB, lock: Lock, tmp: Path, info: Info) -> list[IngestedWheel]:
+    from envstore.fetch import WheelRef, fetch_all  # HTTP stack only when something is missing
+
     known = set(store.manifest_ids())
     have: dict[str, str] = {}
     missing: list[WheelRef] = []

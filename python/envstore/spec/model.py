@@ -61,7 +61,6 @@ class EnvSpec:
         and key order in the file do not change it."""
         return {
             "version": 1,
-            "name": self.name,
             "python": str(self.python_specifier),
             "requirements": sorted(str(r.requirement) for r in self.requirements),
             "constraints": sorted(str(r.requirement) for r in self.constraints),

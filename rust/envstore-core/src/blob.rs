@@ -151,6 +151,17 @@ impl BlobStore {
         Ok((key, report))
     }
 
+    /// Add many small contents with one staging directory and one flush.
+    pub fn add_many(&self, items: &[(Vec<u8>, bool)]) -> Result<(Vec<BlobKey>, PublishReport)> {
+        let staging = self.staging()?;
+        let keys = items
+            .iter()
+            .map(|(data, exec)| staging.stage_bytes(data, *exec))
+            .collect::<Result<Vec<_>>>()?;
+        let report = staging.publish()?;
+        Ok((keys, report))
+    }
+
     pub fn add_file(&self, path: &Path, executable: bool) -> Result<(BlobKey, PublishReport)> {
         let data = fs::read(path).ctx("read", path)?;
         self.add_bytes(&data, executable)

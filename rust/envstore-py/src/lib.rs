@@ -265,6 +265,14 @@ impl Store {
         Ok(key.to_string())
     }
 
+    /// Add many (data, executable) contents in one batch (one flush); returns their keys.
+    fn add_many(&self, py: Python<'_>, items: Vec<(Vec<u8>, bool)>) -> PyResult<Vec<String>> {
+        let (keys, _) = py
+            .detach(|| self.inner.add_many(&items))
+            .map_err(|e| to_pyerr(py, e))?;
+        Ok(keys.iter().map(|k| k.to_string()).collect())
+    }
+
     /// Add a file; its executable bit comes from the file unless given.
     #[pyo3(signature = (path, executable=None))]
     fn add_file(
