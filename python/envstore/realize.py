@@ -16,7 +16,7 @@ from typing import Any
 from envstore.db import StoreDB
 from envstore.errors import EnvstoreError
 from envstore.fastpath import remember
-from envstore.lockfile import Lock, LockfileError, is_stale, lock_path_for, read_lock
+from envstore.lockfile import Lock, LockedWheel, LockfileError, is_stale, lock_path_for, read_lock
 from envstore.progress import byte_progress
 from envstore.prefix import ENVS_DIR, IngestedWheel, assemble, publish, store_path, store_path_digest
 from envstore.roots import add_out_link
@@ -99,6 +99,7 @@ def realize(env_file: Path, store_root: Path | None, options: RealizeOptions, in
     try:
         with store_lock(root, exclusive=False, timeout=options.lock_timeout,
                         on_wait=lambda: info("waiting for the store lock (a gc is running) ...")):
+            _hook("realize.before_link")
             if db.prefix(dest) is None or not dest.is_dir():
                 with file_lock(root / ENVS_DIR / ".locks" / f"{dest.name}.lock", exclusive=True):
                     if db.prefix(dest) is None or not dest.is_dir():
@@ -134,11 +135,9 @@ def _build(store, db: StoreDB, root: Path, dest: Path, name: str, lock: Lock, in
 
 
 def _ensure_artifacts(store, db: StoreDB, lock: Lock, tmp: Path, info: Info) -> list[IngestedWheel]:
-    from envstore.fetch import WheelRef, fetch_all  # HTTP stack only when something is missing
-
     known = set(store.manifest_ids())
     have: dict[str, str] = {}
-    missing: list[WheelRef] = []
+    missing: list[tuple[str, str, LockedWheel]] = []
     for p in lock.packages:
         w = p.wheel
         row = db.artifact(w.sha256)
@@ -148,19 +147,9 @@ def _ensure_artifacts(store, db: StoreDB, lock: Lock, tmp: Path, info: Info) -> 
         url = w.url or (Path(lock.path.parent if lock.path else ".", w.path).absolute().as_uri() if w.path else None)
         if url is None:
             raise LockfileError(f"{p.name} {p.version} has neither a url nor a path for its wheel", lock.path)
-        missing.append(WheelRef(f"{p.name} {p.version}", url, w.filename, w.sha256, w.size))
+        missing.append((f"{p.name} {p.version}", url, w))
     if missing:
-        total = sum(r.size or 0 for r in missing)
-        info(f"fetching {len(missing)} wheels ({total / 1e6:.1f} MB) ...")
-
-        def ingest(ref: WheelRef, path: Path) -> None:
-            result = ingest_wheel(store, path)
-            path.unlink(missing_ok=True)
-            db.register_artifact(ref.sha256, result.manifest_id, ref.filename, ref.url, ref.size or 0)
-            have[ref.sha256] = result.manifest_id
-
-        with byte_progress(f"fetching {len(missing)} wheels", total) as advance:
-            fetch_all(missing, tmp / "downloads", on_done=ingest, on_bytes=advance)
+        _fetch_and_ingest(store, db, missing, have, tmp, info)
     db.touch_artifacts(list(have))
     return [
         IngestedWheel(f"{p.name} {p.version}", p.wheel.filename, have[p.wheel.sha256])
@@ -168,18 +157,24 @@ def _ensure_artifacts(store, db: StoreDB, lock: Lock, tmp: Path, info: Info) -> 
     ]
 
 
-def _hook(point: str) -> None:
-    """Test-only points (RELIABILITY.md): `_ENVSTORE_TEST_CRASH_AT=<point>` kills the process
-    there; `_ENVSTORE_TEST_PAUSE_AT=<point>:<dir>` creates <dir>/paused and waits for <dir>/release."""
-    import time
+def _fetch_and_ingest(store, db: StoreDB, wanted: list, have: dict[str, str], tmp: Path, info: Info) -> None:
+    from envstore.fetch import WheelRef, fetch_all  # the HTTP stack only when something is missing
 
+    missing = [WheelRef(label, url, w.filename, w.sha256, w.size) for label, url, w in wanted]
+    total = sum(r.size or 0 for r in missing)
+    info(f"fetching {len(missing)} wheels ({total / 1e6:.1f} MB) ...")
+
+    def ingest(ref: WheelRef, path: Path) -> None:
+        result = ingest_wheel(store, path)
+        path.unlink(missing_ok=True)
+        db.register_artifact(ref.sha256, result.manifest_id, ref.filename, ref.url, ref.size or 0)
+        have[ref.sha256] = result.manifest_id
+
+    with byte_progress(f"fetching {len(missing)} wheels", total) as advance:
+        fetch_all(missing, tmp / "downloads", on_done=ingest, on_bytes=advance)
+
+
+def _hook(point: str) -> None:
     from envstore import settings
 
-    if settings.TEST_CRASH_AT.get() == point:
-        os.kill(os.getpid(), 9)
-    pause = settings.TEST_PAUSE_AT.get()
-    if pause and pause.split(":", 1)[0] == point:
-        gate = Path(pause.split(":", 1)[1])
-        (gate / "paused").touch()
-        while not (gate / "release").exists():
-            time.sleep(0.02)
+    settings.test_hook(point)

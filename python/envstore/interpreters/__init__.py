@@ -5,12 +5,25 @@ archives, choose one for a version constraint, and remove unused ones.
 The API other layers use: `find_interpreter(store, constraint) -> InterpreterInfo` and
 `list_interpreters(store)`; a lock records `InterpreterInfo`'s identity fields."""
 
+from typing import Any
+
 from envstore.interpreters.choose import find_interpreter, list_interpreters, parse_constraint
 from envstore.interpreters.discover import Candidate, discover
 from envstore.interpreters.importer import ImportResult, import_interpreter
 from envstore.interpreters.model import InterpreterError, InterpreterInfo
-from envstore.interpreters.remove import remove_interpreter
-from envstore.interpreters.standalone import install as install_interpreter
+
+
+def __getattr__(name: str) -> Any:
+    # Installing and removing pull in archive and download code that realize never needs.
+    if name == "install_interpreter":
+        from envstore.interpreters.standalone import install
+
+        return install
+    if name == "remove_interpreter":
+        from envstore.interpreters.remove import remove_interpreter
+
+        return remove_interpreter
+    raise AttributeError(name)
 
 __all__ = [
     "Candidate",
