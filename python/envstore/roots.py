@@ -32,6 +32,9 @@ def set_link(link: Path, target: Path) -> None:
     except FileNotFoundError:
         pass
     os.symlink(target, tmp)
+    from envstore import settings
+
+    settings.test_hook("switch.before_rename")
     os.replace(tmp, link)
 
 

@@ -67,7 +67,8 @@ SHIM_HOPS = EnvVar(
 
 TEST_CRASH_AT = EnvVar(
     "_ENVSTORE_TEST_CRASH_AT",
-    "Test hook: SIGKILL the process at a named point (prefix.before_rename, prefix.after_rename).",
+    "Test hook: SIGKILL the process at a named point (realize.before_link, blob.before_publish, "
+    "prefix.before_rename, prefix.after_rename, switch.before_rename, gc.mid_sweep).",
 )
 
 TEST_PAUSE_AT = EnvVar(
@@ -81,6 +82,22 @@ ALL = (
     XDG_CONFIG_HOME, XDG_CONFIG_DIRS, PYENV_ROOT, PATH, PYTHON_URL, PYTHON_BUILD,
     UV_PYTHON_INSTALL_DIR, SHELL, SHIM_HOPS, TEST_CRASH_AT, TEST_PAUSE_AT,
 )
+
+
+def test_hook(point: str) -> None:
+    """Test-only points (RELIABILITY.md): `_ENVSTORE_TEST_CRASH_AT=<point>` kills the process
+    there; `_ENVSTORE_TEST_PAUSE_AT=<point>:<dir>` creates <dir>/paused and waits for <dir>/release."""
+    if TEST_CRASH_AT.get() == point:
+        os.kill(os.getpid(), 9)
+    pause = TEST_PAUSE_AT.get()
+    if pause and pause.split(":", 1)[0] == point:
+        import time
+        from pathlib import Path
+
+        gate = Path(pause.split(":", 1)[1])
+        (gate / "paused").touch()
+        while not (gate / "release").exists():
+            time.sleep(0.02)
 
 
 def fsync_enabled() -> bool:

@@ -91,6 +91,10 @@ impl std::fmt::Display for BlobKey {
 pub struct BlobStore {
     root: PathBuf,
     durability: Durability,
+    /// Test hook (RELIABILITY.md `blob.before_publish`): called once per batch after the
+    /// staged blobs are durable and before any is linked into `blobs-v1/`. The caller decides
+    /// what it does (the binding uses it to SIGKILL the process); the core never reads a setting.
+    before_publish: Option<fn()>,
 }
 
 impl BlobStore {
@@ -103,7 +107,16 @@ impl BlobStore {
                 fs::create_dir_all(&p).ctx("create store directory", &p)?;
             }
         }
-        Ok(BlobStore { root, durability })
+        Ok(BlobStore {
+            root,
+            durability,
+            before_publish: None,
+        })
+    }
+
+    /// Install (or clear) the `blob.before_publish` test hook.
+    pub fn set_before_publish(&mut self, hook: Option<fn()>) {
+        self.before_publish = hook;
     }
 
     pub fn root(&self) -> &Path {
@@ -255,6 +268,9 @@ impl Staging<'_> {
         let fsync = self.store.durability == Durability::Fsync;
         if fsync {
             fsutil::sync_filesystem(&self.dir)?;
+        }
+        if let Some(hook) = self.store.before_publish {
+            hook();
         }
         let blobs = self.store.blobs_dir();
         let created_fan_dir = AtomicU64::new(0);

@@ -236,6 +236,14 @@ fn problem(p: core::verify::Problem) -> VerifyProblem {
     }
 }
 
+/// The `blob.before_publish` crash: an uncatchable kill, as a power cut or `kill -9` would be.
+fn kill_self() {
+    // SAFETY: kill(2) on our own pid with a constant signal has no memory-safety conditions.
+    unsafe {
+        libc::kill(libc::getpid(), libc::SIGKILL);
+    }
+}
+
 #[pymethods]
 impl Store {
     #[new]
@@ -305,14 +313,27 @@ impl Store {
         Ok(self.inner.blob_path(&key).display().to_string())
     }
 
-    #[pyo3(signature = (path, limits=None))]
+    /// `test_crash_before_publish` is the `blob.before_publish` test hook: SIGKILL the process
+    /// after the wheel's blobs are staged and synced, before any is published.
+    #[pyo3(signature = (path, limits=None, test_crash_before_publish=false))]
     fn ingest_wheel(
         &self,
         py: Python<'_>,
         path: PathBuf,
         limits: Option<Limits>,
+        test_crash_before_publish: bool,
     ) -> PyResult<IngestResult> {
         let limits = core_limits(limits);
+        if test_crash_before_publish {
+            let mut store = py
+                .detach(|| core::BlobStore::open(self.inner.root(), self.inner.durability()))
+                .map_err(|e| to_pyerr(py, e))?;
+            store.set_before_publish(Some(kill_self));
+            return py
+                .detach(|| core::wheel::ingest_wheel(&store, &path, &limits))
+                .map(Into::into)
+                .map_err(|e| to_pyerr(py, e));
+        }
         py.detach(|| core::wheel::ingest_wheel(&self.inner, &path, &limits))
             .map(Into::into)
             .map_err(|e| to_pyerr(py, e))
