@@ -4,6 +4,7 @@ and blob nothing live uses. Interpreters in the store are kept (`store python re
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,38 @@ def recent_artifacts(db: StoreDB, keep_age: float | None, keep_size: int | None)
     return keep
 
 
+def _drop_dead_temp_links(directory: Path) -> None:
+    """`.<name>.tmp-<pid>` links a switch killed before its rename left behind."""
+    if not directory.is_dir():
+        return
+    for link in directory.glob(".*.tmp-*"):
+        try:
+            os.kill(int(link.name.rsplit("-", 1)[1]), 0)
+            continue  # its owner is alive: it is mid-switch
+        except ProcessLookupError:
+            pass
+        except (ValueError, PermissionError):
+            continue
+        link.unlink(missing_ok=True)
+
+
+def _retire(db: StoreDB, prefix: Path) -> None:
+    """Move a dead prefix out of sight (envs/.trash-*), forget it, then delete it: a crash at
+    any point leaves either a registered complete prefix, or garbage the next gc removes, never
+    a half-deleted tree under its own name."""
+    from envstore import settings
+
+    trash = prefix
+    if not prefix.name.startswith(".") and prefix.is_dir():
+        trash = prefix.with_name(f".trash-{prefix.name}")
+        if trash.exists():
+            remove_tree(trash)
+        os.rename(prefix, trash)
+    db.forget_prefixes([str(prefix)])
+    settings.test_hook("gc.mid_sweep")
+    remove_tree(trash)
+
+
 def collect(
     store: Store,
     db: StoreDB,
@@ -89,9 +122,9 @@ def collect(
     report.staging = [str(p) for p in sorted(tmp.iterdir())] if tmp.is_dir() else []
 
     if not dry_run:
+        _drop_dead_temp_links(store_root / "profiles")
         for path in report.prefixes:
-            remove_tree(path)
-        db.forget_prefixes(report.prefixes)
+            _retire(db, Path(path))
         for path in report.staging:
             remove_tree(path)
     sweep = store.sweep(sorted(m for m in keep if m), dry_run=dry_run)
