@@ -81,7 +81,10 @@ class StoreDB:
         self.path = Path(store_root) / DB_NAME
         self.conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
         self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=FULL")
+        # NORMAL in WAL mode: a power loss may roll back the last commits but never corrupts the
+        # database; a rolled-back prefix registration leaves an unregistered directory that gc
+        # removes, the same state as a crash before registration. FULL would fsync every commit.
+        self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.executescript(SCHEMA)
         self.conn.execute(
             "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
