@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,7 +142,7 @@ def _ensure_artifacts(store, db: StoreDB, lock: Lock, tmp: Path, info: Info) -> 
     for p in lock.packages:
         w = p.wheel
         row = db.artifact(w.sha256)
-        if row is not None and row.manifest_id in known:
+        if row is not None and row.manifest_id in known and blobs_look_intact(store, row.manifest_id):
             have[w.sha256] = row.manifest_id
             continue
         url = w.url or (Path(lock.path.parent if lock.path else ".", w.path).absolute().as_uri() if w.path else None)
@@ -172,6 +173,25 @@ def _fetch_and_ingest(store, db: StoreDB, wanted: list, have: dict[str, str], tm
 
     with byte_progress(f"fetching {len(missing)} wheels", total) as advance:
         fetch_all(missing, tmp / "downloads", on_done=ingest, on_bytes=advance)
+
+
+def blobs_look_intact(store, manifest_id: str) -> bool:
+    """The cheap check (a regular file of the right size and read-only mode) on every blob a
+    known wheel uses: a missing or truncated blob makes realize fetch and ingest the wheel again,
+    which republishes it, instead of failing to materialize (RELIABILITY row 29)."""
+    root = Path(store.root) / "blobs-v1"
+    for e in json.loads(store.manifest_json(manifest_id))["entries"].values():
+        if e["type"] != "file":
+            continue
+        h = e["hash"]
+        blob = root / h[:2] / (h[2:] + (".x" if e["executable"] else ""))
+        try:
+            st = blob.lstat()
+        except OSError:
+            return False
+        if not stat.S_ISREG(st.st_mode) or st.st_size != e["size"] or st.st_mode & 0o222:
+            return False
+    return True
 
 
 def _hook(point: str) -> None:
