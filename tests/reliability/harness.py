@@ -1,0 +1,285 @@
+"""Reliability harness (RELIABILITY.md §harness): a private store per test, copied from a
+session template that already holds the interpreter (importing one takes ~25 s), tiny wheels in
+a find-links directory so realize never touches the network, a canary directory outside the
+store, and `assert_store_valid`, the invariant checker every test in this directory ends with.
+
+The checker is independent of `store verify` on purpose: a broken verify must not make a broken
+store look valid. Opt-in flags (pass this directory to pytest so they are registered):
+`--crash-fuzz-runs N` (default 20), `--stress-seconds S` (the 8 realizes + gc + verify loop).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import stat
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import importlib.util
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(TESTS))
+
+from local_index import build_wheel  # noqa: E402
+
+from envstore._core import Store, hash_file  # noqa: E402
+
+
+def _tests_conftest():
+    """tests/conftest.py's helpers, loaded under their own name (two conftest modules clash)."""
+    spec = importlib.util.spec_from_file_location("envstore_tests_conftest", TESTS / "conftest.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+tree_snapshot = _tests_conftest().tree_snapshot
+
+PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
+# Tiny packages: enough to make distinct, overlapping envs. tinyb depends on tinya. Distinct
+# versions give each package's __init__.py distinct content (so distinct blobs).
+PACKAGES = {"tinya": ("1.0", []), "tinyb": ("2.0", ["tinya"]), "tinyc": ("3.0", []), "tinyd": ("4.0", []),
+            "tinye": ("5.0", [])}
+
+
+def option(config: pytest.Config, name: str, default):
+    try:
+        return config.getoption(name)
+    except ValueError:
+        return default
+
+
+# ---------------------------------------------------------------------------------------------
+# Running the command
+
+
+def run_store(store: Path, *args: str, env: dict | None = None, timeout: float = 180, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(["store", "--store", str(store), *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})}, **kw)
+
+
+@dataclass
+class Wheels:
+    dir: Path
+    empty_index: Path
+
+    def index_args(self) -> list[str]:
+        return ["--find-links", str(self.dir), "--index-url", self.empty_index.as_uri()]
+
+
+def write_env(directory: Path, packages: list[str], name: str | None = None) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    deps = "".join(f"      - {p}\n" for p in packages)
+    env = directory / "env.yml"
+    env.write_text(f"name: {name or directory.name}\ndependencies:\n  - python={PY}\n  - pip:\n{deps}")
+    return env
+
+
+
+def copy_store(template: Path, dest: Path, share_blobs: bool = True) -> Path:
+    """A private copy of the template. Blobs and the interpreter tree are hardlinked when
+    `share_blobs` (tests never write through them); the database, registry and lock are copies."""
+    if not share_blobs:
+        subprocess.run(["cp", "-a", str(template), str(dest)], check=True)
+        return dest
+    dirs: list[tuple[Path, int]] = []
+    for dirpath, dirnames, filenames in os.walk(template):
+        src_dir = Path(dirpath)
+        rel = src_dir.relative_to(template)
+        out = dest / rel
+        out.mkdir(parents=True, exist_ok=True)
+        dirs.append((out, stat.S_IMODE(src_dir.lstat().st_mode)))
+        shared = rel.parts[:1] == ("blobs-v1",) or (rel.parts[:1] == ("python",) and len(rel.parts) > 1
+                                                     and rel.parts[1] != "registry-v1")
+        for n in filenames + [d for d in dirnames if (src_dir / d).is_symlink()]:
+            src = src_dir / n
+            if src.is_symlink():
+                os.symlink(os.readlink(src), out / n)
+            elif n == "lock":
+                (out / n).touch()
+            elif shared:
+                os.link(src, out / n)
+            else:
+                shutil.copy2(src, out / n)
+    for d, mode in reversed(dirs):
+        os.chmod(d, mode)
+    return dest
+
+
+
+# The invariant checker
+
+_HASHES: dict[tuple[int, int], tuple[int, int, str]] = {}
+
+
+def _hash(path: Path, st: os.stat_result) -> str:
+    key = (st.st_dev, st.st_ino)
+    cached = _HASHES.get(key)
+    if cached and cached[0] == st.st_ctime_ns and cached[1] == st.st_size:
+        return cached[2]
+    h = hash_file(str(path))
+    _HASHES[key] = (st.st_ctime_ns, st.st_size, h)
+    return h
+
+
+def blob_problems(root: Path) -> list[str]:
+    out = []
+    blobs = root / "blobs-v1"
+    if not blobs.is_dir():
+        return out
+    for fan in blobs.iterdir():
+        if fan.is_symlink() or not fan.is_dir() or len(fan.name) != 2:
+            out.append(f"junk in blobs-v1: {fan.name}")
+            continue
+        for f in fan.iterdir():
+            st = f.lstat()
+            if not stat.S_ISREG(st.st_mode):
+                out.append(f"blob {fan.name}/{f.name} is not a regular file")
+                continue
+            name = fan.name + f.name
+            exe = name.endswith(".x")
+            digest = name[:-2] if exe else name
+            mode = stat.S_IMODE(st.st_mode)
+            if mode != (0o555 if exe else 0o444):
+                out.append(f"blob {name} has mode {mode:o}")
+            if st.st_mtime != 1:
+                out.append(f"blob {name} has mtime {st.st_mtime}")
+            if _hash(f, st) != digest:
+                out.append(f"blob {name} does not hash to its name")
+    return out
+
+
+def db_rows(root: Path, sql: str) -> list[tuple]:
+    db = root / "db-v1.sqlite"
+    if not db.exists():
+        return []
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def manifest(root: Path, mid: str) -> dict:
+    return json.loads((root / "manifests-v1" / f"{mid}.json").read_text())["entries"] if (
+        root / "manifests-v1" / f"{mid}.json").exists() else json.loads(Store(root, fsync=False).manifest_json(mid))["entries"]
+
+
+def prefix_problems(root: Path, prefix: Path, manifests: list[tuple[str, str]]) -> list[str]:
+    out: list[str] = []
+    expected: dict[str, dict] = {}
+    for _label, mid in manifests:
+        try:
+            expected.update(manifest(root, mid))
+        except Exception as e:  # noqa: BLE001 - a missing manifest is a finding
+            out.append(f"{prefix.name}: manifest {mid} unreadable ({e})")
+    for rel in list(expected):
+        parts = rel.split("/")
+        for i in range(1, len(parts)):
+            expected.setdefault("/".join(parts[:i]), {"type": "dir"})
+    seen = set()
+    for dirpath, dirnames, filenames in os.walk(prefix):
+        d = Path(dirpath)
+        if d != prefix and stat.S_IMODE(d.lstat().st_mode) & 0o222:
+            out.append(f"{prefix.name}: directory {d.relative_to(prefix)} is writable")
+        for n in dirnames + filenames:
+            p = d / n
+            rel = str(p.relative_to(prefix))
+            seen.add(rel)
+            e = expected.get(rel)
+            st = p.lstat()
+            if e is None:
+                out.append(f"{prefix.name}: extra file {rel}")
+            elif e["type"] == "symlink":
+                if not stat.S_ISLNK(st.st_mode) or os.readlink(p) != e["target"]:
+                    out.append(f"{prefix.name}: symlink {rel} differs")
+            elif e["type"] == "dir":
+                if not stat.S_ISDIR(st.st_mode):
+                    out.append(f"{prefix.name}: {rel} is not a directory")
+            else:
+                mode = stat.S_IMODE(st.st_mode)
+                want = 0o555 if e["executable"] else 0o444
+                blob = root / "blobs-v1" / e["hash"][:2] / (e["hash"][2:] + (".x" if e["executable"] else ""))
+                if not stat.S_ISREG(st.st_mode):
+                    out.append(f"{prefix.name}: {rel} is not a regular file")
+                elif mode != want:
+                    out.append(f"{prefix.name}: {rel} has mode {mode:o}, manifest says {want:o}")
+                elif not blob.exists():
+                    out.append(f"{prefix.name}: blob of {rel} is missing")
+                elif blob.stat().st_ino != st.st_ino and _hash(p, st) != e["hash"]:
+                    out.append(f"{prefix.name}: {rel} content differs from its manifest")
+    for rel in set(expected) - seen:
+        out.append(f"{prefix.name}: {rel} is missing")
+    return out
+
+
+def store_problems(root: Path, after_gc: bool = False) -> list[str]:
+    root = Path(root)
+    out = blob_problems(root)
+    registered = {}
+    for path, manifests in db_rows(root, "SELECT path, manifests FROM prefixes"):
+        registered[path] = json.loads(manifests)
+    for path, manifests in registered.items():
+        p = Path(path)
+        if not p.is_dir():
+            out.append(f"registered prefix {p.name} does not exist")
+        else:
+            out += prefix_problems(root, p, manifests)
+    envs = root / "envs"
+    for entry in sorted(envs.iterdir()) if envs.is_dir() else []:
+        if entry.name == ".locks":
+            continue
+        if after_gc and (entry.name.startswith(".") or str(entry) not in registered):
+            out.append(f"leftover in envs/ after gc: {entry.name}")
+    for link, prefix in db_rows(root, "SELECT link, prefix FROM roots"):
+        try:
+            live = os.readlink(link) == prefix
+        except OSError:
+            live = False
+        if live and prefix not in registered:
+            out.append(f"live root {link} points at unregistered prefix {prefix}")
+    profiles = root / "profiles"
+    for link in sorted(profiles.iterdir()) if profiles.is_dir() else []:
+        if link.is_symlink() and not link.name.startswith("."):
+            target = Path(os.path.realpath(link))
+            if not target.is_dir():
+                out.append(f"profile link {link.name} dangles")
+        elif after_gc and ".tmp" in link.name:
+            out.append(f"leftover temporary link profiles/{link.name} after gc")
+    if after_gc:
+        tmp = root / "tmp"
+        left = sorted(p.name for p in tmp.iterdir()) if tmp.is_dir() else []
+        if left:
+            out.append(f"staging left in tmp/ after gc: {left}")
+    return out
+
+
+def assert_store_valid(root: Path, after_gc: bool = False) -> None:
+    """RELIABILITY §harness invariants (promises 1, 2, 5, 6). `after_gc`: also no leftovers."""
+    problems = store_problems(root, after_gc)
+    assert not problems, "store invariants violated:\n  " + "\n  ".join(problems)
+
+
+def gc_and_check(root: Path) -> subprocess.CompletedProcess:
+    r = run_store(root, "gc")
+    assert r.returncode == 0, r.stderr
+    assert_store_valid(root, after_gc=True)
+    return r
+
+
+def wait_for(path: Path, proc: subprocess.Popen | None = None, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"process exited ({proc.returncode}) before {path}: {proc.communicate()}")
+        assert time.monotonic() < deadline, f"timed out waiting for {path}"
+        time.sleep(0.02)
