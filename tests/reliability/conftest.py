@@ -23,6 +23,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--crash-fuzz-runs", type=int, default=20, help="random SIGKILLs in the crash fuzz (default 20)")
     group.addoption("--stress-seconds", type=float, default=0,
                     help="run the 8 concurrent realizes + gc loop + verify loop for this long (default: skip)")
+    group.addoption("--update-golden", action="store_true", help="rewrite the golden error messages")
 
 
 
