@@ -144,9 +144,12 @@ def place_wheel(store: Store, manifest_id: str, wheel_filename: str, layout: Lay
 def _record_entry(out: _Builder, site: str, dist_info: str) -> dict:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
+    inside = site + "/"
     for path in sorted(out.record):
         record_hash, size = out.record[path]
-        writer.writerow([posixpath.relpath(path, site), record_hash, size])
+        # Most paths are below site-packages: slicing is exact there and far cheaper than relpath.
+        rel = path[len(inside):] if path.startswith(inside) else posixpath.relpath(path, site)
+        writer.writerow([rel, record_hash, size])
     writer.writerow([f"{dist_info}/RECORD", "", ""])
     return out.batch.add(buf.getvalue().encode(), False)
 

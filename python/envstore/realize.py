@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -179,19 +178,7 @@ def blobs_look_intact(store, manifest_id: str) -> bool:
     """The cheap check (a regular file of the right size and read-only mode) on every blob a
     known wheel uses: a missing or truncated blob makes realize fetch and ingest the wheel again,
     which republishes it, instead of failing to materialize (RELIABILITY row 29)."""
-    root = Path(store.root) / "blobs-v1"
-    for e in json.loads(store.manifest_json(manifest_id))["entries"].values():
-        if e["type"] != "file":
-            continue
-        h = e["hash"]
-        blob = root / h[:2] / (h[2:] + (".x" if e["executable"] else ""))
-        try:
-            st = blob.lstat()
-        except OSError:
-            return False
-        if not stat.S_ISREG(st.st_mode) or st.st_size != e["size"] or st.st_mode & 0o222:
-            return False
-    return True
+    return store.manifest_blobs_present(manifest_id)
 
 
 def _hook(point: str) -> None:

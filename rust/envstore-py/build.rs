@@ -8,11 +8,18 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn main() {
-    let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let manifest_dir =
+        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let shim_crate = manifest_dir.join("..").join("envstore-shim");
-    println!("cargo:rerun-if-changed={}", shim_crate.join("src").display());
-    println!("cargo:rerun-if-changed={}", shim_crate.join("Cargo.toml").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        shim_crate.join("src").display()
+    );
+    println!(
+        "cargo:rerun-if-changed={}",
+        shim_crate.join("Cargo.toml").display()
+    );
 
     let target_dir = out_dir.join("shim-target");
     let target = env::var("TARGET").expect("cargo sets TARGET");
@@ -39,10 +46,17 @@ fn main() {
         cmd.arg("--target").arg(&target);
     }
     // The outer build's flags are meant for the extension (a cdylib), not for an executable.
-    for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_TARGET_DIR"] {
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_BUILD_TARGET",
+        "CARGO_TARGET_DIR",
+    ] {
         cmd.env_remove(var);
     }
-    let status = cmd.status().expect("failed to run cargo to build envstore-shim");
+    let status = cmd
+        .status()
+        .expect("failed to run cargo to build envstore-shim");
     assert!(status.success(), "building envstore-shim failed ({status})");
 
     let mut built = target_dir.clone();
@@ -52,5 +66,6 @@ fn main() {
     built.push("release");
     built.push("envstore-shim");
     let dest = out_dir.join("envstore-shim");
-    std::fs::copy(&built, &dest).unwrap_or_else(|e| panic!("failed to copy {}: {e}", built.display()));
+    std::fs::copy(&built, &dest)
+        .unwrap_or_else(|e| panic!("failed to copy {}: {e}", built.display()));
 }

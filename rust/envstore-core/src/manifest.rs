@@ -150,6 +150,24 @@ impl BlobStore {
         self.put_manifest(&manifest)
     }
 
+    /// Whether every blob a stored manifest names passes the cheap check (regular file, size,
+    /// read-only mode). Parallel: a large wheel names thousands of blobs.
+    pub fn manifest_blobs_present(&self, id: &str) -> Result<bool> {
+        use rayon::prelude::*;
+        let manifest = self.get_manifest(id)?;
+        let files: Vec<(BlobKey, u64)> = manifest
+            .entries
+            .values()
+            .filter_map(|e| match e {
+                Entry::File { size, .. } => e.blob().map(|k| (k, *size)),
+                _ => None,
+            })
+            .collect();
+        Ok(files
+            .par_iter()
+            .all(|(key, size)| self.has_blob(key, *size)))
+    }
+
     pub fn get_manifest(&self, id: &str) -> Result<Manifest> {
         let parsed = ContentHash::from_hex(id)?;
         let path = manifest_path(self, &parsed);

@@ -399,6 +399,12 @@ impl Store {
             .collect()
     }
 
+    /// True when every blob of the manifest passes the cheap check (file, size, mode).
+    fn manifest_blobs_present(&self, py: Python<'_>, manifest_id: &str) -> PyResult<bool> {
+        py.detach(|| self.inner.manifest_blobs_present(manifest_id))
+            .map_err(|e| to_pyerr(py, e))
+    }
+
     /// Ids of every manifest in the store.
     fn manifest_ids(&self, py: Python<'_>) -> PyResult<Vec<String>> {
         let listing = py

@@ -168,10 +168,14 @@ fn warn_if_stale(project: &Path, link: &Path, active: &[PathBuf]) {
         return;
     };
     let dot = project.join(".envstore");
-    let realized = [mtime(&project.join(lock)), lmtime(link), mtime(&dot.join("state-v1.json"))]
-        .into_iter()
-        .flatten()
-        .max();
+    let realized = [
+        mtime(&project.join(lock)),
+        lmtime(link),
+        mtime(&dot.join("state-v1.json")),
+    ]
+    .into_iter()
+    .flatten()
+    .max();
     if realized.is_some_and(|r| r >= changed) {
         return;
     }
@@ -228,11 +232,17 @@ fn resolve(cwd: &Path, index: &Index) -> Result<Option<Target>, String> {
                     if let Some(active) = active {
                         warn_if_stale(dir, &link, &active);
                     }
-                    return Ok(Some(Target { kind: Kind::Env, dir: prefix }));
+                    return Ok(Some(Target {
+                        kind: Kind::Env,
+                        dir: prefix,
+                    }));
                 }
             }
             Pick::Ambiguous(names) => {
-                let names: Vec<String> = names.iter().map(|n| n.to_string_lossy().into_owned()).collect();
+                let names: Vec<String> = names
+                    .iter()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .collect();
                 return Err(format!(
                     "{} holds several environments ({}) and none is chosen; run `store use ENV_FILE` there",
                     dot.display(),
@@ -246,7 +256,12 @@ fn resolve(cwd: &Path, index: &Index) -> Result<Option<Target>, String> {
         let file = dir.join(".python-version");
         let Ok(pins) = fs::read(&file) else { continue };
         match match_python(index, &pins) {
-            Ok(found) => return Ok(Some(Target { kind: Kind::Python, dir: found })),
+            Ok(found) => {
+                return Ok(Some(Target {
+                    kind: Kind::Python,
+                    dir: found,
+                }))
+            }
             Err(asked) => {
                 let _ = writeln!(
                     std::io::stderr(),
@@ -261,7 +276,10 @@ fn resolve(cwd: &Path, index: &Index) -> Result<Option<Target>, String> {
     if let Some(profile) = &index.profile {
         let prefix = follow(profile);
         if prefix != *profile && prefix.is_dir() {
-            return Ok(Some(Target { kind: Kind::Profile, dir: prefix }));
+            return Ok(Some(Target {
+                kind: Kind::Profile,
+                dir: prefix,
+            }));
         }
     }
     Ok(None)
@@ -291,12 +309,20 @@ fn exec(program: &Path, args: &[OsString], hops: Option<String>) -> ! {
 }
 
 /// The next `name` on PATH that is neither in the shim directory nor another copy of this file.
-fn fall_through(name: &OsStr, shim_dir: &Path, me: Option<(u64, u64)>, args: &[OsString], why: &str) -> ! {
+fn fall_through(
+    name: &OsStr,
+    shim_dir: &Path,
+    me: Option<(u64, u64)>,
+    args: &[OsString],
+    why: &str,
+) -> ! {
     let hops = env::var(HOPS_VAR)
         .ok()
         .and_then(|v| {
             let (n, count) = v.rsplit_once(':')?;
-            (n.as_bytes() == name.as_bytes()).then(|| count.parse::<u32>().ok()).flatten()
+            (n.as_bytes() == name.as_bytes())
+                .then(|| count.parse::<u32>().ok())
+                .flatten()
         })
         .unwrap_or(0);
     let shown = name.to_string_lossy();
@@ -326,7 +352,10 @@ fn fall_through(name: &OsStr, shim_dir: &Path, me: Option<(u64, u64)>, args: &[O
             exec(&candidate, args, Some(format!("{shown}:{}", hops + 1)));
         }
     }
-    fail(127, &format!("{shown}: not found {why} nor on PATH outside the envstore shims"))
+    fail(
+        127,
+        &format!("{shown}: not found {why} nor on PATH outside the envstore shims"),
+    )
 }
 
 fn main() {
@@ -357,7 +386,13 @@ fn main() {
             let why = format!("in {}", target.dir.display());
             fall_through(&name, &shim_dir, me, &args, &why)
         }
-        Ok(None) => fall_through(&name, &shim_dir, me, &args, "in a project, .python-version or profile"),
+        Ok(None) => fall_through(
+            &name,
+            &shim_dir,
+            me,
+            &args,
+            "in a project, .python-version or profile",
+        ),
     }
 }
 
@@ -411,7 +446,9 @@ mod tests {
         let idx = parse_index(b"envstore-shims-v1\nprofile\t/s/profiles/default\npython\t3.12.1\t/s/py12\nbad line\npython\t3.11.7\t/s/py11\n");
         assert_eq!(idx.profile, Some(PathBuf::from("/s/profiles/default")));
         assert_eq!(idx.pythons.len(), 2);
-        assert!(parse_index(b"something else\nprofile\t/x").profile.is_none());
+        assert!(parse_index(b"something else\nprofile\t/x")
+            .profile
+            .is_none());
     }
 
     #[test]
@@ -420,8 +457,14 @@ mod tests {
         assert_eq!(match_python(&idx, b"3.12\n"), Ok(PathBuf::from("/p12")));
         assert_eq!(match_python(&idx, b"3.12.1"), Ok(PathBuf::from("/p12")));
         assert_eq!(match_python(&idx, b"3.1"), Ok(PathBuf::from("/p31")));
-        assert_eq!(match_python(&idx, b"# c\n3.7\nsystem\n"), Err("3.7, system".to_string()));
-        assert_eq!(match_python(&idx, b"pypy3.9\n3.12\n"), Ok(PathBuf::from("/p12")));
+        assert_eq!(
+            match_python(&idx, b"# c\n3.7\nsystem\n"),
+            Err("3.7, system".to_string())
+        );
+        assert_eq!(
+            match_python(&idx, b"pypy3.9\n3.12\n"),
+            Ok(PathBuf::from("/p12"))
+        );
     }
 
     #[test]
@@ -435,12 +478,21 @@ mod tests {
         std::os::unix::fs::symlink(&prefix, project.join(".envstore/a")).expect("link");
         fs::write(project.join("sub/.python-version"), "3.12\n").expect("write");
         let idx = parse_index(b"envstore-shims-v1\npython\t3.12.1\t/p12\n");
-        let t = resolve(&project.join("sub/deeper"), &idx).expect("ok").expect("found");
+        let t = resolve(&project.join("sub/deeper"), &idx)
+            .expect("ok")
+            .expect("found");
         assert_eq!((t.kind, t.dir), (Kind::Env, prefix.clone()));
 
         std::os::unix::fs::symlink(&prefix, project.join(".envstore/b")).expect("link");
-        assert!(resolve(&project, &idx).is_err(), "two out-links, none chosen");
-        fs::write(project.join(".envstore/active"), "b\nenv.yml\npylock.toml\n").expect("write");
+        assert!(
+            resolve(&project, &idx).is_err(),
+            "two out-links, none chosen"
+        );
+        fs::write(
+            project.join(".envstore/active"),
+            "b\nenv.yml\npylock.toml\n",
+        )
+        .expect("write");
         assert!(resolve(&project, &idx).expect("ok").is_some());
 
         let outside = d.join("elsewhere");
