@@ -70,11 +70,6 @@ def wheel_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store_root(tmp_path: Path) -> Path:
-    return tmp_path / "store"
-
-
-@pytest.fixture
 def store(store_root: Path) -> Store:
     return Store(store_root, fsync=False)
 

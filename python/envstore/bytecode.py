@@ -12,7 +12,7 @@ from pathlib import Path
 
 from envstore._core import Store, remove_tree
 from envstore.db import StoreDB
-from envstore.errors import EnvstoreError
+from envstore.errors import EnvstoreError, StoreError
 
 # Runs inside the TARGET interpreter (3.8+): file list on stdin, pycs written under out_root.
 COMPILE_SCRIPT = r"""
@@ -39,6 +39,14 @@ def python_sources(entries: dict[str, dict], under: str) -> dict[str, dict]:
     }
 
 
+def _usable(store: Store, manifest_id: str) -> bool:
+    """The cached manifest and its blobs are still there (one manifest, not a directory listing)."""
+    try:
+        return store.manifest_blobs_present(manifest_id)
+    except StoreError:
+        return False
+
+
 def compile_bytecode(
     store: Store, db: StoreDB, placed_manifest: str, site_packages: str, python: Path, interpreter_id: str, tmp: Path
 ) -> str | None:
@@ -50,7 +58,7 @@ def compile_bytecode(
     # The cache key covers exactly the inputs of the compile: the sources and their paths.
     source_manifest = store.put_manifest(json.dumps({"version": 1, "entries": sources}))
     cached = db.bytecode(source_manifest, interpreter_id)
-    if cached is not None and cached in set(store.manifest_ids()):
+    if cached is not None and _usable(store, cached):
         return cached
     work = tmp / f"bytecode-{source_manifest[:16]}"
     if work.exists():

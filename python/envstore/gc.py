@@ -26,10 +26,8 @@ class GcReport:
 
 
 def interpreter_manifests(store: Store) -> set[str]:
-    try:
-        from envstore.interpreters import list_interpreters
-    except ImportError:
-        return set()
+    from envstore.interpreters import list_interpreters
+
     return {i.manifest_id for i in list_interpreters(store)}
 
 

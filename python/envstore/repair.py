@@ -51,7 +51,7 @@ def repair(store: Store, db: StoreDB, findings: Findings, tmp: Path) -> list[str
         actions.append(f"removed {p.kind} blob {path.name}")
         if p.kind != "junk":
             damaged.add(path.parent.name + path.name)
-    missing = {k for k in damaged}
+    missing = damaged
 
     refs = []
     for art in db.artifacts():

@@ -6,30 +6,19 @@ from pathlib import Path
 
 import click
 
-from envstore.entry import DEFAULT_ENV_FILES
+from envstore.cli.lock import index_options
 from envstore.errors import UsageError
 
 
 def default_env_file(given: Path | None) -> Path:
     if given is not None:
         return given
-    for name in DEFAULT_ENV_FILES:
-        if Path(name).is_file():
-            return Path(name)
-    raise UsageError(f"no env file given and none of {', '.join(DEFAULT_ENV_FILES)} in {Path.cwd()}")
+    from envstore.spec import SpecError, find_env_file
 
-
-def index_options(f):
-    """The index flags `store lock` and `store realize` share."""
-    f = click.option("--offline", is_flag=True, envvar="ENVSTORE_OFFLINE",
-                     help="Resolve and fetch from the store's cache only [env: ENVSTORE_OFFLINE].")(f)
-    f = click.option("--find-links", "find_links", multiple=True, metavar="PATH|URL",
-                     help="A directory or page of wheels to use as well (repeatable) [env: ENVSTORE_FIND_LINKS].")(f)
-    f = click.option("--extra-index-url", "extra_index_urls", multiple=True, metavar="URL",
-                     help="More indexes, consulted after --index-url (repeatable) [env: ENVSTORE_EXTRA_INDEX_URL].")(f)
-    f = click.option("--index-url", metavar="URL",
-                     help="The package index (simple API) [env: ENVSTORE_INDEX_URL; else pip's configuration].")(f)
-    return f
+    try:
+        return find_env_file()
+    except SpecError as e:  # callers (run, shell, activate) treat "none here" as a usage error
+        raise UsageError(str(e)) from None
 
 
 @click.command("realize")

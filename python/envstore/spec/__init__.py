@@ -11,7 +11,7 @@ from packaging.specifiers import SpecifierSet
 from envstore.spec.errors import CondaOnlyPackageError, SpecError
 from envstore.spec.model import EnvSpec, IndexSettings, SpecRequirement
 
-DEFAULT_ENV_FILES = ("env.yml", "environment.yml")
+from envstore.entry import DEFAULT_ENV_FILES  # one list; entry.py must stay import-light
 
 
 def find_env_file(directory: Path | None = None) -> Path:
