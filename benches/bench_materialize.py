@@ -36,8 +36,6 @@ import platform
 import re
 import shutil
 import signal
-import stat
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,6 +43,7 @@ import time
 import zipfile
 from pathlib import Path
 
+from _common import log, median, rmtree
 from envstore._core import Store, hash_bytes, hash_file
 
 MiB = 1024 * 1024
@@ -52,35 +51,6 @@ CHUNK = MiB
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-def _force_remove(func, path, _exc_info):
-    """rmtree error handler: make the parent (and the entry) writable and retry once."""
-    try:
-        parent = os.path.dirname(path)
-        os.chmod(parent, os.stat(parent).st_mode | stat.S_IWUSR | stat.S_IXUSR)
-        if os.path.isdir(path) and not os.path.islink(path):
-            os.chmod(path, os.stat(path).st_mode | stat.S_IWUSR | stat.S_IXUSR | stat.S_IRUSR)
-        func(path)
-    except FileNotFoundError:
-        pass
-
-
-def rmtree(path: Path) -> None:
-    """Remove a tree. Read-only files in writable dirs need no chmod; the handler covers the rest."""
-    if os.path.lexists(path):
-        if sys.version_info >= (3, 12):
-            shutil.rmtree(path, onexc=lambda f, p, e: _force_remove(f, p, e))
-        else:
-            shutil.rmtree(path, onerror=_force_remove)
-
-
-def median(xs: list[float]) -> float:
-    return statistics.median(xs)
 
 
 def fmt_rate(x: float) -> str:

@@ -17,49 +17,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-SETS = {
-    "small": ["click", "rich", "httpx"],
-    "datascience": ["numpy", "pandas", "scipy", "matplotlib", "scikit-learn"],
-}
-EXTRAS = ["six", "idna", "tomli", "packaging", "attrs"]
-PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
-
-
-def run(cmd: list[str], **kw) -> float:
-    t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
-    return time.perf_counter() - t0
-
-
-def write_env(d: Path, name: str, pkgs: list[str]) -> Path:
-    d.mkdir(parents=True, exist_ok=True)
-    env = d / "env.yml"
-    deps = "\n".join(f"      - {p}" for p in pkgs)
-    env.write_text(f"name: {name}\ndependencies:\n  - python={PY}\n  - pip:\n{deps}\n")
-    return env
-
-
-def du_bytes(*paths: Path) -> int:
-    """Disk used by the trees together, each inode counted once (as `du` does)."""
-    seen, total = set(), 0
-    for path in paths:
-        for dirpath, _d, files in os.walk(path):
-            for f in files:
-                st = os.lstat(os.path.join(dirpath, f))
-                if (st.st_dev, st.st_ino) not in seen:
-                    seen.add((st.st_dev, st.st_ino))
-                    total += st.st_blocks * 512
-    return total
-
-
-def store_command() -> str:
-    """The real `store` script beside this interpreter: a version manager's shim in front of it
-    (pyenv's is a bash script) would add its own start-up to every measurement."""
-    beside = Path(sys.executable).parent / "store"
-    return str(beside) if beside.is_file() else (shutil.which("store") or "store")
+from _common import EXTRAS, PY, SETS, du_bytes, lock_pins, make_tools_venv, run, store_command, write_env
 
 
 def main() -> None:
@@ -73,19 +33,13 @@ def main() -> None:
         store = work / "store"
         STORE = store_command()
         senv = {**os.environ, "ENVSTORE_ROOT": str(store)}
-        tools = work / "tools"
-        subprocess.run([sys.executable, "-m", "venv", str(tools)], check=True)
-        subprocess.run([str(tools / "bin" / "pip"), "install", "-q", "uv"], check=True)
-        uv = str(tools / "bin" / "uv")
+        uv = str(make_tools_venv(work / "tools", ["uv"]) / "uv")
         uvenv = {**os.environ, "UV_CACHE_DIR": str(work / "uv-cache")}
 
         base = write_env(work / "base", "base", pkgs)
         t_cold = run([STORE, "realize", str(base)], env=senv)
         reqs = work / "requirements.txt"
-        pins = subprocess.run(
-            [sys.executable, "-c", "import sys,tomllib;d=tomllib.load(open(sys.argv[1],'rb'));"
-             "print('\\n'.join(p['name']+'=='+p['version'] for p in d['packages']))", str(base.parent / "pylock.toml")],
-            capture_output=True, text=True, check=True).stdout
+        pins = lock_pins(base.parent / "pylock.toml")
         reqs.write_text(pins)
         uv_venv = work / "uv-env"
         run([uv, "venv", "-q", "--python", sys.executable, str(uv_venv)], env=uvenv)

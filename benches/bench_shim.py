@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import log, store_command
+
 C_WRAPPER = r"""
 #include <unistd.h>
 #include <stdio.h>
@@ -87,14 +89,8 @@ def report(title: str, samples: dict[str, list[int]], base: str) -> None:
         print(f"  {name:<34}{med / 1e6:>9.3f}{p90 / 1e6:>9.3f}{(med - base_med) / 1e6:>+12.3f} {med / base_med:>7.2f}x")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--runs", type=int, default=None, help="runs of the `true` cases")
-    args = ap.parse_args()
-    runs_true = args.runs or (300 if args.quick else 2000)
-    runs_py = max(20, runs_true // 10)
-
+def shim_samples(runs_true: int, runs_py: int) -> list[tuple[str, dict[str, list[int]]]]:
+    """Both comparisons, measured: [(title, {case: [ns, ...]}), ...]; "direct exec" is the base."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
     from test_realize_real import pyenv_versions
 
@@ -108,10 +104,11 @@ def main() -> None:
         proj = tmp / "proj"
         proj.mkdir()
         (proj / "env.yml").write_text(f"name: bench\ndependencies:\n  - python={version}\n  - pip:\n      - six\n")
+        STORE = store_command()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ENVSTORE_", "PYTHON", "VIRTUAL_ENV"))}
-        prefix = Path(subprocess.run(["store", "--store", str(store), "realize"], cwd=proj, env=env, check=True,
+        prefix = Path(subprocess.run([STORE, "--store", str(store), "realize"], cwd=proj, env=env, check=True,
                                      capture_output=True, text=True).stdout.strip())
-        shim_dir = Path(subprocess.run(["store", "--store", str(store), "shims", "install"], env=env, check=True,
+        shim_dir = Path(subprocess.run([STORE, "--store", str(store), "shims", "install"], env=env, check=True,
                                        capture_output=True, text=True).stdout.strip())
         deep = proj.joinpath(*[f"d{i}" for i in range(8)])
         deep.mkdir(parents=True)
@@ -142,7 +139,7 @@ def main() -> None:
             true_cases["C exec wrapper (floor)"] = ([str(wrapper_true)], str(outside), run_env)
         true_cases["envstore shim, default profile"] = ([str(shim_dir / "true")], str(outside), run_env)
         true_cases["envstore shim, project 8 dirs up"] = ([str(shim_dir / "true")], str(fdeep), run_env)
-        report(f"true: pure dispatch ({true_src})", measure(true_cases, runs_true), "direct exec")
+        out = [(f"true: pure dispatch ({true_src})", measure(true_cases, runs_true))]
 
         py = prefix / "bin" / "python"
         pass_argv = ["-c", "pass"]
@@ -163,11 +160,22 @@ def main() -> None:
                 py_cases["pyenv: direct exec of its python"] = ([str(pdirect), *pass_argv], str(deep), penv)
                 py_cases["pyenv shim"] = ([str(pyenv_shim), *pass_argv], str(deep), penv)
         else:
-            print("pyenv not found: no pyenv column")
-        report(f"python -c pass (python {version})", measure(py_cases, runs_py), "direct exec")
+            log("pyenv not found: no pyenv column")
+        out.append((f"python -c pass (python {version})", measure(py_cases, runs_py)))
+        return out
     finally:
         subprocess.run(["chmod", "-R", "u+w", str(tmp)], check=False)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--runs", type=int, default=None, help="runs of the `true` cases")
+    args = ap.parse_args()
+    runs_true = args.runs or (300 if args.quick else 2000)
+    for title, samples in shim_samples(runs_true, max(20, runs_true // 10)):
+        report(title, samples, "direct exec")
 
 
 if __name__ == "__main__":
