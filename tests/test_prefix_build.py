@@ -3,6 +3,9 @@ launchers, shared hash-based bytecode, read-only, and imports that write nothing
 
 from __future__ import annotations
 
+import base64
+import csv
+import hashlib
 import os
 import subprocess
 import sys
@@ -12,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import fetch_wheel, tree_snapshot
-from envstore._core import Store
+from envstore._core import Store, hash_file
 from envstore.db import StoreDB
 from envstore.prefix import IngestedWheel, assemble, publish, store_path
 from envstore.wheel import ingest_wheel
@@ -111,3 +114,54 @@ def test_two_prefixes_share_inodes_and_bytecode(store: Store, store_root: Path, 
     blobs_after = sum(1 for _ in (store_root / "blobs-v1").rglob("*") if _.is_file())
     wheel_files = sum(1 for _ in (site_b).rglob("*") if _.is_file() and "wheel" in str(_.relative_to(site_b)).split("/")[0])
     assert blobs_after - blobs_before <= wheel_files + 10
+
+
+def test_cached_placement_gives_the_same_tree_as_a_fresh_one(store: Store, store_root: Path,
+                                                              wheels: list[Path]) -> None:
+    """The second prefix of a wheel reuses its cached core placement; the tree must equal one
+    built in a store that never saw the wheel (shebangs and RECORD name the prefix either way)."""
+    build(store, store_root, wheels, "first")
+    db = StoreDB(store_root)
+    assert len(db.placement_rows()) == len(wheels)
+    db.close()
+    cached = build(store, store_root, wheels, "same")
+
+    # A root of the same length, so shebangs take the same form (long ones go through /bin/sh).
+    fresh_root = store_root.with_name("x" * len(store_root.name))
+    fresh = build(Store(fresh_root, fsync=False), fresh_root, wheels, "same")
+
+    def normalised(prefix: Path, root: Path) -> dict[str, bytes]:
+        # RECORD hashes the scripts, whose shebangs name the store root: checked below instead.
+        return {k: v.replace(str(root).encode(), b"ROOT") for k, v in tree_snapshot(prefix).items()
+                if not k.endswith("/RECORD")}
+
+    assert normalised(cached, store_root) == normalised(fresh, fresh_root)
+    assert cached_records_match_files(cached) == cached_records_match_files(fresh)
+    assert (cached / "bin" / "wheel").read_text().startswith(f"#!{cached}/bin/python")
+
+
+def cached_records_match_files(prefix: Path) -> list[str]:
+    """Every RECORD's rows, checked against the files they describe; the paths, sorted."""
+    paths = []
+    for record in sorted((prefix / "lib").glob("python*/site-packages/*.dist-info/RECORD")):
+        for row in csv.reader(record.read_text().splitlines()):
+            target = (record.parent.parent / row[0]).resolve()
+            if row[1]:
+                digest = base64.urlsafe_b64encode(hashlib.sha256(target.read_bytes()).digest()).rstrip(b"=")
+                assert row[1] == f"sha256={digest.decode()}", row
+                assert int(row[2]) == target.stat().st_size, row
+            paths.append(os.path.relpath(target, prefix))
+    return sorted(paths)
+
+
+def test_damaged_cached_placement_is_placed_again(store: Store, store_root: Path, wheels: list[Path]) -> None:
+    """A cached core whose generated blob (INSTALLER) was lost is not trusted: the next prefix
+    places the wheel again, republishing the blob, instead of failing to materialize."""
+    first = build(store, store_root, wheels[:1], "first")
+    installer = next((first / "lib").glob("python*/site-packages/six-*.dist-info/INSTALLER"))
+    blob = Path(store.blob_path(hash_file(installer)))
+    blob.chmod(0o644)
+    blob.unlink()
+    second = build(store, store_root, wheels[:1], "second")
+    assert next((second / "lib").glob("python*/site-packages/six-*.dist-info/INSTALLER")).read_text() == "envstore\n"
+    assert blob.is_file()

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from envstore._core import Store, remove_tree
 from envstore.db import StoreDB
-from envstore.errors import EnvstoreError, StoreError
+from envstore.errors import EnvstoreError
+from envstore.store import manifest_usable
 
 # Runs inside the TARGET interpreter (3.8+): file list on stdin, pycs written under out_root.
 COMPILE_SCRIPT = r"""
@@ -39,27 +40,25 @@ def python_sources(entries: dict[str, dict], under: str) -> dict[str, dict]:
     }
 
 
-def _usable(store: Store, manifest_id: str) -> bool:
-    """The cached manifest and its blobs are still there (one manifest, not a directory listing)."""
-    try:
-        return store.manifest_blobs_present(manifest_id)
-    except StoreError:
-        return False
-
-
-def compile_bytecode(
-    store: Store, db: StoreDB, placed_manifest: str, site_packages: str, python: Path, interpreter_id: str, tmp: Path
-) -> str | None:
-    """Return the id of a manifest of __pycache__ files for the placed wheel's site-packages."""
-    entries = json.loads(store.manifest_json(placed_manifest))["entries"]
+def put_sources(store: Store, entries: dict[str, dict], site_packages: str) -> str | None:
+    """The manifest of a placed wheel's .py files below site-packages: the compile's input and,
+    with the interpreter, its cache key (exactly what the compiled bytes depend on)."""
     sources = python_sources(entries, site_packages)
     if not sources:
         return None
-    # The cache key covers exactly the inputs of the compile: the sources and their paths.
-    source_manifest = store.put_manifest(json.dumps({"version": 1, "entries": sources}))
+    return store.put_manifest(json.dumps({"version": 1, "entries": sources}))
+
+
+def compile_bytecode(
+    store: Store, db: StoreDB, source_manifest: str | None, python: Path, interpreter_id: str, tmp: Path
+) -> str | None:
+    """Return the id of a manifest of __pycache__ files for the sources in `source_manifest`."""
+    if source_manifest is None:
+        return None
     cached = db.bytecode(source_manifest, interpreter_id)
-    if cached is not None and _usable(store, cached):
+    if cached is not None and manifest_usable(store, cached):
         return cached
+    sources = json.loads(store.manifest_json(source_manifest))["entries"]
     work = tmp / f"bytecode-{source_manifest[:16]}"
     if work.exists():
         remove_tree(work)

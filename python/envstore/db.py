@@ -43,6 +43,14 @@ CREATE TABLE IF NOT EXISTS bytecode (
     last_used REAL NOT NULL,
     PRIMARY KEY (source_manifest, interpreter)
 );
+CREATE TABLE IF NOT EXISTS placements (
+    wheel_manifest TEXT NOT NULL,
+    python TEXT NOT NULL,             -- "X.Y/<placement version>"
+    core_manifest TEXT NOT NULL,      -- the prefix-independent part of the placed wheel
+    sources_manifest TEXT,            -- its .py files, the bytecode compile's input; NULL if none
+    extra TEXT NOT NULL,              -- JSON: what each prefix adds (scripts, RECORD rows)
+    PRIMARY KEY (wheel_manifest, python)
+);
 CREATE TABLE IF NOT EXISTS roots (
     link TEXT PRIMARY KEY,            -- absolute path of an out-link or profile generation
     prefix TEXT NOT NULL,
@@ -173,6 +181,24 @@ class StoreDB:
     def bytecode_rows(self) -> list[tuple[str, str, str, float]]:
         return list(self.conn.execute("SELECT * FROM bytecode"))
 
+    # placements -----------------------------------------------------------------------------
+    def placement(self, wheel_manifest: str, python: str) -> tuple[str, str | None, str] | None:
+        row = self.conn.execute(
+            "SELECT core_manifest, sources_manifest, extra FROM placements WHERE wheel_manifest = ? AND python = ?",
+            (wheel_manifest, python),
+        ).fetchone()
+        return (row[0], row[1], row[2]) if row else None
+
+    def register_placements(self, rows: list[tuple[str, str, str, str | None, str]]) -> None:
+        """(wheel manifest, python, core manifest, sources manifest, extra) rows."""
+        if rows:
+            with self.transaction() as c:
+                c.executemany("INSERT OR REPLACE INTO placements VALUES (?, ?, ?, ?, ?)", rows)
+
+    def placement_rows(self) -> list[tuple[str, str | None]]:
+        """(core manifest, sources manifest) of every cached placement."""
+        return list(self.conn.execute("SELECT core_manifest, sources_manifest FROM placements"))
+
     # roots ----------------------------------------------------------------------------------
     def add_root(self, link: Path, prefix: Path, kind: str) -> None:
         with self.transaction() as c:
@@ -188,7 +214,7 @@ class StoreDB:
             c.executemany("DELETE FROM roots WHERE link = ?", [(link,) for link in links])
 
     def prune_orphans(self, live_manifests: set[str]) -> None:
-        """Drop artifact and bytecode rows whose manifests the sweep removed."""
+        """Drop artifact, bytecode and placement rows whose manifests the sweep removed."""
         with self.transaction() as c:
             for sha, mid in list(c.execute("SELECT sha256, manifest_id FROM artifacts")):
                 if mid not in live_manifests:
@@ -198,6 +224,10 @@ class StoreDB:
                     c.execute(
                         "DELETE FROM bytecode WHERE source_manifest = ? AND interpreter = ?", (src, interp)
                     )
+            rows = c.execute("SELECT wheel_manifest, python, core_manifest, sources_manifest FROM placements")
+            for wheel, python, core, sources in list(rows):
+                if not {wheel, core, sources or core} <= live_manifests:
+                    c.execute("DELETE FROM placements WHERE wheel_manifest = ? AND python = ?", (wheel, python))
 
 
 def _prefix_row(row: tuple) -> PrefixRow:

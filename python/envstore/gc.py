@@ -114,8 +114,9 @@ def collect(
     if keep_age is not None:
         horizon = time.time() - keep_age
         keep.update(mid for _src, _i, mid, used in db.bytecode_rows() if used >= horizon)
-    # Keep the compile inputs of kept bytecode, so the next realize reuses it instead of recompiling.
+    # Keep the compile inputs of kept bytecode and placements, so the next realize reuses them.
     keep.update(src for src, _i, mid, _used in db.bytecode_rows() if mid in keep)
+    keep.update(src for core, src in db.placement_rows() if core in keep and src)
     tmp = store_root / "tmp"
     report.staging = [str(p) for p in sorted(tmp.iterdir())] if tmp.is_dir() else []
 

@@ -2,7 +2,8 @@
 root and purelib/platlib into site-packages, `.data/scripts` into bin (with `#!python`
 rewritten), headers under include/site, data at the prefix root; entry points become
 launchers; INSTALLER and a RECORD for the installed paths are written. The result is a new
-manifest of existing blobs plus a few generated ones; no file is copied."""
+manifest of existing blobs plus a few generated ones; no file is copied. What does not depend
+on the prefix is placed once per (wheel, Python X.Y) and reused (see PlacedWheel)."""
 
 from __future__ import annotations
 
@@ -88,9 +89,39 @@ class _Builder:
         self.put(path, self.batch.add(data, executable), _record_hash(data))
 
 
-def place_wheel(store: Store, manifest_id: str, wheel_filename: str, layout: Layout, batch: BlobBatch) -> dict:
-    """The manifest (as a document) that installs this wheel into `layout.prefix`; the files it
-    generates wait in `batch` until the caller flushes it and stores the manifest."""
+@dataclass(frozen=True)
+class PlacedWheel:
+    """A wheel placed for one Python X.Y, split by what depends on the prefix: the core (every
+    file but the scripts, whose shebangs name the prefix, and RECORD when it lists scripts) is
+    the same in every prefix and cached; `finish` adds the rest per prefix."""
+
+    dist_info: str
+    record: dict[str, tuple[str, int]]  # core paths -> RECORD hash and size; empty when RECORD is in the core
+    scripts: list[tuple[str, dict, str]]  # .data/scripts: (name, blob entry, RECORD hash)
+    entry_points: dict | None  # entry_points.txt's blob entry, when it declares scripts
+
+    @property
+    def per_prefix(self) -> bool:
+        return bool(self.scripts or self.entry_points)
+
+    def extra_json(self) -> str:
+        """What `finish` needs besides the core manifest, for the placement cache."""
+        return json.dumps({"dist_info": self.dist_info, "record": self.record, "scripts": self.scripts,
+                           "entry_points": self.entry_points})
+
+    @classmethod
+    def from_cache(cls, extra: str) -> PlacedWheel:
+        d = json.loads(extra)
+        record = {k: (v[0], v[1]) for k, v in d["record"].items()}
+        scripts = [(n, e, h) for n, e, h in d["scripts"]]
+        return cls(d["dist_info"], record, scripts, d["entry_points"])
+
+
+def place_core(
+    store: Store, manifest_id: str, wheel_filename: str, py_version: str, batch: BlobBatch
+) -> tuple[dict, PlacedWheel]:
+    """The core manifest document of installing this wheel for Python `py_version`, and what
+    `finish` needs; generated files wait in `batch` until the caller flushes it."""
     entries: dict[str, dict] = json.loads(store.manifest_json(manifest_id))["entries"]
     dist_info = next((p.split("/", 1)[0] for p in entries if p.split("/", 1)[0].endswith(".dist-info")), None)
     if dist_info is None:
@@ -101,8 +132,9 @@ def place_wheel(store: Store, manifest_id: str, wheel_filename: str, layout: Lay
     original = _parse_record(read_blob(store, entries[f"{dist_info}/RECORD"]))
     dist_name = dist_info[: -len(".dist-info")].rpartition("-")[0]
 
-    site = layout.site_packages
+    site = Layout(Path("/"), py_version).site_packages
     out = _Builder(batch, wheel_filename)
+    scripts: list[tuple[str, dict, str]] = []
     for path, entry in entries.items():
         if entry["type"] != "file" or path == f"{dist_info}/RECORD":
             continue
@@ -117,14 +149,9 @@ def place_wheel(store: Store, manifest_id: str, wheel_filename: str, layout: Lay
         elif scheme == "scripts":
             name = posixpath.basename(rel)
             check_script_name(name, wheel_filename)
-            content = read_blob(store, entry)
-            rewritten = rewrite_script(content, layout.python)
-            if rewritten == content and entry["executable"]:
-                out.put(f"bin/{name}", _file(entry), record_hash)
-            else:
-                out.put_bytes(f"bin/{name}", rewritten, executable=True)
+            scripts.append((name, _file(entry), record_hash))
         elif scheme == "headers":
-            out.put(f"include/site/python{layout.py_version}/{dist_name}/{rel}", _file(entry), record_hash)
+            out.put(f"include/site/python{py_version}/{dist_name}/{rel}", _file(entry), record_hash)
         elif scheme == "data":
             if rel.startswith("bin/"):
                 check_script_name(posixpath.basename(rel), wheel_filename)
@@ -133,11 +160,48 @@ def place_wheel(store: Store, manifest_id: str, wheel_filename: str, layout: Lay
             raise ArchiveError(f"unknown .data scheme '{scheme}' in {wheel_filename}")
 
     ep = entries.get(f"{dist_info}/entry_points.txt")
-    if ep is not None:
-        for name, content in entry_point_scripts(read_blob(store, ep), layout.python, wheel_filename).items():
-            out.put_bytes(f"bin/{name}", content, executable=True)
+    # Parsed here, with a placeholder interpreter, so a malformed file fails the first placement.
+    if ep is not None and not entry_point_scripts(read_blob(store, ep), "python", wheel_filename):
+        ep = None
     out.put_bytes(f"{site}/{dist_info}/INSTALLER", INSTALLER, executable=False)
-    out.entries[f"{site}/{dist_info}/RECORD"] = _record_entry(out, site, dist_info)
+    placed = PlacedWheel(dist_info, dict(out.record), scripts, ep)
+    if placed.per_prefix:
+        for name, _entry, _h in scripts:
+            _check_free(out, f"bin/{name}")
+    else:
+        out.entries[f"{site}/{dist_info}/RECORD"] = _record_entry(out, site, dist_info)
+        placed = PlacedWheel(dist_info, {}, [], None)
+    return {"version": 1, "entries": out.entries}, placed
+
+
+def _check_free(out: _Builder, path: str) -> None:
+    if path in out.entries:
+        raise ArchiveError(f"{out.wheel} installs two different files at '{path}'")
+
+
+def finish(store: Store, placed: PlacedWheel, wheel_filename: str, layout: Layout, batch: BlobBatch) -> dict | None:
+    """The per-prefix manifest document of a placed wheel: its scripts, with shebangs naming
+    this prefix's interpreter, and the RECORD that lists them with every core file."""
+    if not placed.per_prefix:
+        return None
+    out = _Builder(batch, wheel_filename)
+    out.record.update(placed.record)
+    for name, entry, record_hash in placed.scripts:
+        content = read_blob(store, entry)
+        rewritten = rewrite_script(content, layout.python)
+        if rewritten == content and entry["executable"]:
+            out.put(f"bin/{name}", _file(entry), record_hash)
+        else:
+            out.put_bytes(f"bin/{name}", rewritten, executable=True)
+    if placed.entry_points is not None:
+        ep = read_blob(store, placed.entry_points)
+        for name, content in entry_point_scripts(ep, layout.python, wheel_filename).items():
+            if f"bin/{name}" in placed.record:
+                raise ArchiveError(f"{wheel_filename} installs two different files at 'bin/{name}'")
+            out.put_bytes(f"bin/{name}", content, executable=True)
+    out.entries[f"{layout.site_packages}/{placed.dist_info}/RECORD"] = _record_entry(
+        out, layout.site_packages, placed.dist_info
+    )
     return {"version": 1, "entries": out.entries}
 
 

@@ -16,12 +16,14 @@ from typing import Protocol
 
 from envstore import settings
 from envstore._core import Store, make_dirs_read_only, remove_tree, sync_filesystem
-from envstore.bytecode import compile_bytecode
+from envstore.bytecode import compile_bytecode, put_sources
 from envstore.db import StoreDB
-from envstore.layout import BlobBatch, Layout, place_wheel
+from envstore.layout import BlobBatch, Layout, PlacedWheel, finish, place_core
+from envstore.store import manifest_usable
 
 ENVS_DIR = "envs"
 LAYOUT_VERSION = 1  # bump when the prefix layout changes: it is part of every store path
+PLACEMENT_VERSION = 1  # bump when place_core's output changes: cached placements are then redone
 
 
 class Interpreter(Protocol):
@@ -93,19 +95,48 @@ def assemble(
     """(label, manifest id) pairs whose union is the prefix at `dest`."""
     layout = Layout(prefix=dest, py_version=py_version(interpreter))
     batch = BlobBatch(store)
-    documents = [("envstore", _base_manifest(batch, interpreter, layout))]
-    documents += [(w.label, place_wheel(store, w.manifest_id, w.filename, layout, batch)) for w in wheels]
+    base = _base_manifest(batch, interpreter, layout)
+    key = f"{layout.py_version}/{PLACEMENT_VERSION}"
+    parts = [_placement(store, db, w, key, layout, batch) for w in wheels]
     batch.flush()  # manifests may name only blobs that exist
-    placed_ids = [store.put_manifest(json.dumps(doc)) for _label, doc in documents]
-    manifests = [("envstore", placed_ids[0])]
-    for wheel, placed in zip(wheels, placed_ids[1:]):
-        manifests.append((wheel.label, placed))
+    manifests = [("envstore", store.put_manifest(json.dumps(base)))]
+    new_rows = []
+    for w, part in zip(wheels, parts):
+        if part.core_id is None:
+            part.core_id = store.put_manifest(json.dumps(part.core_doc))
+            part.sources = put_sources(store, part.core_doc["entries"], layout.site_packages)
+            new_rows.append((w.manifest_id, key, part.core_id, part.sources, part.placed.extra_json()))
+        manifests.append((w.label, part.core_id))
+        if part.prefix_doc is not None:
+            manifests.append((f"{w.label} (scripts)", store.put_manifest(json.dumps(part.prefix_doc))))
         bytecode = compile_bytecode(
-            store, db, placed, layout.site_packages, Path(interpreter.executable), interpreter.manifest_id, tmp
+            store, db, part.sources, Path(interpreter.executable), interpreter.manifest_id, tmp
         )
         if bytecode is not None:
-            manifests.append((f"{wheel.label} (bytecode)", bytecode))
+            manifests.append((f"{w.label} (bytecode)", bytecode))
+    db.register_placements(new_rows)
     return manifests
+
+
+@dataclass
+class _Part:
+    placed: PlacedWheel
+    core_id: str | None  # None until a newly placed core is stored
+    core_doc: dict | None
+    sources: str | None
+    prefix_doc: dict | None = None
+
+
+def _placement(store: Store, db: StoreDB, wheel: IngestedWheel, key: str, layout: Layout, batch: BlobBatch) -> _Part:
+    """The wheel's cached core placement when it is intact, else a new one; plus this prefix's part."""
+    row = db.placement(wheel.manifest_id, key)
+    if row is not None and manifest_usable(store, row[0]):
+        part = _Part(PlacedWheel.from_cache(row[2]), row[0], None, row[1])
+    else:
+        core_doc, placed = place_core(store, wheel.manifest_id, wheel.filename, layout.py_version, batch)
+        part = _Part(placed, None, core_doc, None)
+    part.prefix_doc = finish(store, part.placed, wheel.filename, layout, batch)
+    return part
 
 
 def publish(store: Store, manifests: list[tuple[str, str]], dest: Path, tmp: Path) -> bool:

@@ -26,4 +26,15 @@ def open_store(root: str | os.PathLike[str] | None = None) -> Store:
     return Store(path, fsync=settings.fsync_enabled())
 
 
-__all__ = ["Store", "default_root", "open_store"]
+def manifest_usable(store: Store, manifest_id: str) -> bool:
+    """A manifest that a cache row names is still there, with its blobs passing the cheap check
+    (one manifest read, not a directory listing): otherwise the caller rebuilds what it caches."""
+    from envstore.errors import StoreError
+
+    try:
+        return store.manifest_blobs_present(manifest_id)
+    except StoreError:
+        return False
+
+
+__all__ = ["Store", "default_root", "manifest_usable", "open_store"]
