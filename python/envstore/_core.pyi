@@ -48,6 +48,7 @@ class MaterializeResult:
     hardlinked: int
     reflinked: int
     copied: int
+    link_fallbacks: list[tuple[str, int]]  # (errno name, files), e.g. ("EXDEV", 3)
 
 class SweepResult:
     blobs_removed: int
@@ -68,7 +69,9 @@ class VerifyResult:
     problems: list[VerifyProblem]
 
 class Store:
-    def __init__(self, root: _Path, fsync: bool = True) -> None: ...
+    def __init__(
+        self, root: _Path, fsync: bool = True, test_link_errno: int | None = None, test_max_links: int | None = None
+    ) -> None: ...
     @property
     def root(self) -> str: ...
     def add_bytes(self, data: bytes, executable: bool = False) -> str: ...

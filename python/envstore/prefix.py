@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -139,13 +140,30 @@ def _placement(store: Store, db: StoreDB, wheel: IngestedWheel, key: str, layout
     return part
 
 
+_LINK_FALLBACK_WHY = {
+    "EXDEV": "the blobs and the prefix are on different filesystems",
+    "EMLINK": "their blobs are at the filesystem's hardlink limit",
+    "EPERM": "the filesystem (or fs.protected_hardlinks) refused the hardlink",
+}
+
+
+def _warn_copied(dest: Path, files: int, fallbacks: list[tuple[str, int]]) -> None:
+    """RELIABILITY rows 21-23: a per-file copy where a hardlink failed is said, not silent."""
+    why = "; ".join(f"{n} with {name}: {_LINK_FALLBACK_WHY.get(name, name)}" for name, n in fallbacks)
+    copied = sum(n for _name, n in fallbacks)
+    print(f"warning: {copied} of {files} files copied into {dest.name} instead of hardlinked ({why}); "
+          "`store verify` still checks them", file=sys.stderr)
+
+
 def publish(store: Store, manifests: list[tuple[str, str]], dest: Path, tmp: Path) -> bool:
     """Materialize into tmp, make read-only, rename to dest. False when dest already existed
     (a concurrent realize of the same lock won): the caller then uses theirs."""
     build = tmp / f"prefix-{dest.name}-{os.getpid()}"
     if build.exists():
         remove_tree(build)
-    store.materialize(manifests, build)
+    placed = store.materialize(manifests, build)
+    if placed.link_fallbacks:
+        _warn_copied(dest, placed.files, placed.link_fallbacks)
     make_dirs_read_only(build)
     if settings.fsync_enabled():
         sync_filesystem(build)  # the tree's links and directories, before it becomes visible

@@ -76,11 +76,23 @@ TEST_PAUSE_AT = EnvVar(
     "Test hook: <point>:<dir> — at that point create <dir>/paused and wait for <dir>/release.",
 )
 
+TEST_LINK_ERRNO = EnvVar(
+    "_ENVSTORE_TEST_LINK_ERRNO",
+    "Test hook: every hardlink the store makes fails with this errno (a name such as EPERM, EXDEV, "
+    "EMLINK, or a number), as on a filesystem without hardlinks.",
+)
+
+TEST_MAX_LINKS = EnvVar(
+    "_ENVSTORE_TEST_MAX_LINKS",
+    "Test hook: a hardlink to a blob that already has this many links fails with EMLINK, as at a "
+    "filesystem's link limit.",
+)
+
 ALL = (
     STORE_ROOT, FSYNC, XDG_DATA_HOME, INDEX_URL, EXTRA_INDEX_URL, FIND_LINKS, OFFLINE,
     PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS, PIP_CONFIG_FILE, PIP_CERT,
     XDG_CONFIG_HOME, XDG_CONFIG_DIRS, PYENV_ROOT, PATH, PYTHON_URL, PYTHON_BUILD,
-    UV_PYTHON_INSTALL_DIR, SHELL, SHIM_HOPS, TEST_CRASH_AT, TEST_PAUSE_AT,
+    UV_PYTHON_INSTALL_DIR, SHELL, SHIM_HOPS, TEST_CRASH_AT, TEST_PAUSE_AT, TEST_LINK_ERRNO, TEST_MAX_LINKS,
 )
 
 
@@ -98,6 +110,21 @@ def test_hook(point: str) -> None:
         (gate / "paused").touch()
         while not (gate / "release").exists():
             time.sleep(0.02)
+
+
+def test_link_faults() -> dict[str, int]:
+    """The link-failure test hooks as keyword arguments of `envstore._core.Store` (the core
+    itself reads no environment variable)."""
+    faults: dict[str, int] = {}
+    errno_name = TEST_LINK_ERRNO.get()
+    if errno_name:
+        import errno
+
+        faults["test_link_errno"] = int(errno_name) if errno_name.isdigit() else getattr(errno, errno_name.upper())
+    max_links = TEST_MAX_LINKS.get()
+    if max_links:
+        faults["test_max_links"] = int(max_links)
+    return faults
 
 
 def fsync_enabled() -> bool:

@@ -23,7 +23,7 @@ def default_root() -> Path:
 def open_store(root: str | os.PathLike[str] | None = None) -> Store:
     """Open (creating if needed) the store at `root` or the default location."""
     path = Path(root).expanduser().absolute() if root is not None else default_root()
-    return Store(path, fsync=settings.fsync_enabled())
+    return Store(path, fsync=settings.fsync_enabled(), **settings.test_link_faults())
 
 
 def manifest_usable(store: Store, manifest_id: str) -> bool:

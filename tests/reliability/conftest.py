@@ -14,7 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import Wheels, copy_store, run_store, tree_snapshot, write_env, PACKAGES  # noqa: E402
+from harness import Namespace, Wheels, copy_store, run_store, tree_snapshot, write_env, PACKAGES  # noqa: E402
 from local_index import build_wheel, local_index  # noqa: E402,F401
 
 
@@ -71,3 +71,11 @@ def canary(tmp_path: Path) -> Iterator[Path]:
     assert tree_snapshot(d) == before, "the canary directory outside the store changed"
 
 
+@pytest.fixture
+def namespace() -> Iterator[Namespace]:
+    """A user and mount namespace of this test's own (rows 18-21: tmpfs and bind mounts)."""
+    ns = Namespace()
+    try:
+        yield ns
+    finally:
+        ns.close()

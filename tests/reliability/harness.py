@@ -10,6 +10,7 @@ store look valid. Opt-in flags (pass this directory to pytest so they are regist
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -283,3 +285,174 @@ def wait_for(path: Path, proc: subprocess.Popen | None = None, timeout: float = 
             raise AssertionError(f"process exited ({proc.returncode}) before {path}: {proc.communicate()}")
         assert time.monotonic() < deadline, f"timed out waiting for {path}"
         time.sleep(0.02)
+
+
+# ---------------------------------------------------------------------------------------------
+# Realizing and looking inside prefixes
+
+
+def realize_ok(store: Path, env: Path, wheels: Wheels, env_vars: dict | None = None) -> Path:
+    r = run_store(store, "realize", str(env), *wheels.index_args(), env=env_vars)
+    assert r.returncode == 0, r.stderr
+    return Path(r.stdout.strip())
+
+
+def site(prefix: Path) -> Path:
+    return next(prefix.glob("lib/python*/site-packages"))
+
+
+def imports(prefix: Path, mod: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(prefix / "bin" / "python"), "-c", f"import {mod}; print({mod}.__version__)"],
+                          capture_output=True, text=True)
+
+
+def placed_files(root: Path, prefix: Path) -> dict[str, Path]:
+    """Every regular file of a registered prefix: path relative to it -> the blob it was placed from."""
+    manifests = {path: json.loads(m) for path, m in db_rows(root, "SELECT path, manifests FROM prefixes")}
+    out = {}
+    for _label, mid in manifests[str(prefix)]:
+        for rel, e in manifest(root, mid).items():
+            if e["type"] == "file":
+                out[rel] = root / "blobs-v1" / e["hash"][:2] / (e["hash"][2:] + (".x" if e["executable"] else ""))
+    return out
+
+
+def no_traceback(r: subprocess.CompletedProcess, *wanted: str) -> None:
+    """A refusal: non-zero exit, one clear message containing `wanted`, never a traceback."""
+    assert r.returncode != 0, r.stdout
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr, r.stderr
+    for text in wanted:
+        assert text in r.stderr, f"{text!r} not in:\n{r.stderr}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Other filesystems: a namespace of our own (rows 18-21)
+
+
+class Namespace:
+    """A user and mount namespace (`unshare -rm`, no root needed) held open by a sleeping child.
+    Commands entered into it (nsenter) see the mounts made there, such as a small tmpfs or a bind
+    mount; the test process does not, and they vanish when the child is killed. Checks that read
+    the store therefore run inside too (`python`, `assert_store_valid`)."""
+
+    def __init__(self) -> None:
+        for tool in ("unshare", "nsenter"):
+            if shutil.which(tool) is None:
+                pytest.skip(f"{tool} (util-linux) is not installed")
+        self.proc = subprocess.Popen(["unshare", "-rm", "--propagation", "private", "sleep", "3600"],
+                                     stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{self.proc.pid}/comm").read_text().strip() != "sleep":
+            if self.proc.poll() is not None:
+                pytest.skip(f"unshare -rm is not permitted here: {self.proc.stderr.read().decode().strip()}")
+            assert time.monotonic() < deadline, "unshare -rm did not start"
+            time.sleep(0.01)
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+    def run(self, *argv: str, env: dict | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
+        enter = ["nsenter", "-t", str(self.proc.pid), "-U", "-m", "--preserve-credentials", "--"]
+        return subprocess.run([*enter, *argv], capture_output=True, text=True, timeout=timeout,
+                              env={**os.environ, **(env or {})})
+
+    def check(self, *argv: str) -> str:
+        r = self.run(*argv)
+        assert r.returncode == 0, f"{argv}: {r.stderr}"
+        return r.stdout
+
+    def store(self, store: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+        return self.run("store", "--store", str(store), *args, env=env)
+
+    def python(self, code: str, *args: str) -> str:
+        return self.check(sys.executable, "-c", f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+                          + code, *args)
+
+    def free(self, path: Path) -> tuple[int, int]:
+        """(bytes, inodes) available on the filesystem of `path`, as seen in here."""
+        out = self.python("import os; s = os.statvfs(sys.argv[1]); print(s.f_bavail * s.f_frsize, s.f_favail)",
+                          str(path))
+        free_bytes, free_inodes = out.split()
+        return int(free_bytes), int(free_inodes)
+
+    def mount_tmpfs(self, at: Path, size: int = 1 << 30, inodes: int = 1 << 20) -> None:
+        at.mkdir(parents=True, exist_ok=True)
+        self.check("mount", "-t", "tmpfs", "-o", f"size={size},nr_inodes={inodes},mode=0755", "tmpfs", str(at))
+
+    def leave_free(self, at: Path, free_bytes: int, free_inodes: int = 1 << 20) -> None:
+        """Remount the tmpfs at `at` so that exactly this much is left (whole pages)."""
+        out = self.python("import os; s = os.statvfs(sys.argv[1]); "
+                          "print((s.f_blocks - s.f_bfree) * s.f_frsize, s.f_files - s.f_ffree)", str(at))
+        used_bytes, used_inodes = map(int, out.split())
+        self.check("mount", "-o", f"remount,size={used_bytes + free_bytes},nr_inodes={used_inodes + free_inodes}",
+                   str(at))
+
+    def bind(self, path: Path) -> None:
+        """A bind mount of `path` onto itself: the same files, but another mount (link and
+        rename across it fail with EXDEV)."""
+        self.check("mount", "--bind", str(path), str(path))
+
+    def store_problems(self, root: Path, after_gc: bool = False) -> list[str]:
+        out = self.python("import json; from harness import store_problems\n"
+                          "print(json.dumps(store_problems(sys.argv[1], sys.argv[2] == '1')))",
+                          str(root), "1" if after_gc else "0")
+        return json.loads(out)
+
+    def assert_store_valid(self, root: Path, after_gc: bool = False) -> None:
+        problems = self.store_problems(root, after_gc)
+        assert not problems, "store invariants violated:\n  " + "\n  ".join(problems)
+
+
+# ---------------------------------------------------------------------------------------------
+# Another user (rows 24-25)
+
+NOBODY = 65534
+
+
+@contextlib.contextmanager
+def world_readable_dir() -> Iterator[Path]:
+    """A directory another user can reach (pytest's tmp_path is under a 0700 directory)."""
+    d = Path(tempfile.mkdtemp(prefix="envstore-other-user-", dir="/tmp"))
+    d.chmod(0o755)
+    try:
+        yield d
+    finally:
+        subprocess.run(["chmod", "-R", "u+w", str(d)], check=False)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+class OtherUser:
+    """Runs `store` as uid/gid 65534 with no groups (setpriv; needs root). The interpreter and
+    packages that run envstore may sit where that user cannot read (a Python under /root), so
+    each command runs in a private mount namespace where `sys.base_prefix` is bind-mounted
+    under `base` (a world-readable directory) and this process's sys.path is mapped there."""
+
+    def __init__(self, base: Path) -> None:
+        if os.geteuid() != 0:
+            pytest.skip("running a command as another user needs root")
+        for tool in ("setpriv", "unshare"):
+            if shutil.which(tool) is None:
+                pytest.skip(f"{tool} (util-linux) is not installed")
+        self.mnt = base / "python"
+        self.mnt.mkdir()
+        real = str(Path(sys.base_prefix).resolve())
+
+        def mapped(p: str) -> str:
+            p = str(Path(p).resolve())
+            return str(self.mnt) + p[len(real):] if p == real or p.startswith(real + "/") else p
+
+        self.python = mapped(getattr(sys, "_base_executable", sys.executable))  # a venv's base interpreter
+        self.path = [mapped(p) for p in sys.path if p and Path(p).is_dir()]
+        self.real = real
+
+    def run(self, *argv: str, timeout: float = 180) -> subprocess.CompletedProcess:
+        script = ('mount --bind "$1" "$2" && shift 2 && exec setpriv --reuid {u} --regid {u} --clear-groups '
+                  '-- "$@"').format(u=NOBODY)
+        return subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", self.real,
+                               str(self.mnt), *argv], capture_output=True, text=True, timeout=timeout,
+                              env={**os.environ, "HOME": "/nonexistent"})
+
+    def store(self, store: Path, *args: str) -> subprocess.CompletedProcess:
+        code = f"import sys; sys.path[:0] = {self.path!r}; from envstore.entry import main; main()"
+        return self.run(self.python, "-c", code, "--store", str(store), *args)

@@ -7,22 +7,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from harness import assert_store_valid, gc_and_check, run_store, write_env
-
-
-def realize(store: Path, env: Path, wheels) -> Path:
-    r = run_store(store, "realize", str(env), *wheels.index_args())
-    assert r.returncode == 0, r.stderr
-    return Path(r.stdout.strip())
-
-
-def site(prefix: Path) -> Path:
-    return next(prefix.glob("lib/python*/site-packages"))
-
-
-def imports(prefix: Path, mod: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(prefix / "bin" / "python"), "-c", f"import {mod}; print({mod}.__version__)"],
-                          capture_output=True, text=True)
+from harness import assert_store_valid, gc_and_check, imports, realize_ok as realize, run_store, site, write_env
 
 
 def test_row26_edit_through_a_hardlink(rstore: Path, wheels, tmp_path: Path, canary: Path) -> None:

@@ -16,6 +16,7 @@ use rayon::prelude::*;
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil;
 use crate::hash::ContentHash;
+use crate::link::{self, LinkFaults};
 
 pub const BLOBS_DIR: &str = "blobs-v1";
 pub const MANIFESTS_DIR: &str = "manifests-v1";
@@ -95,6 +96,8 @@ pub struct BlobStore {
     /// staged blobs are durable and before any is linked into `blobs-v1/`. The caller decides
     /// what it does (the binding uses it to SIGKILL the process); the core never reads a setting.
     before_publish: Option<fn()>,
+    /// Test-only link failures (RELIABILITY rows 22/23), applied to every link this store makes.
+    link_faults: LinkFaults,
 }
 
 impl BlobStore {
@@ -111,12 +114,22 @@ impl BlobStore {
             root,
             durability,
             before_publish: None,
+            link_faults: LinkFaults::default(),
         })
     }
 
     /// Install (or clear) the `blob.before_publish` test hook.
     pub fn set_before_publish(&mut self, hook: Option<fn()>) {
         self.before_publish = hook;
+    }
+
+    /// Install the test-only link faults (the default is none).
+    pub fn set_link_faults(&mut self, faults: LinkFaults) {
+        self.link_faults = faults;
+    }
+
+    pub fn link_faults(&self) -> LinkFaults {
+        self.link_faults
     }
 
     pub fn root(&self) -> &Path {
@@ -287,8 +300,17 @@ impl Staging<'_> {
                     Err(e) => return Err(e).ctx("create blob directory", fan),
                 }
                 // link() is an exclusive create: a concurrent writer of the same blob wins
-                // cleanly and we keep theirs once it passes the check.
-                match fs::hard_link(tmp, &dest) {
+                // cleanly and we keep theirs once it passes the check. Where the filesystem
+                // refuses links, a no-replace rename is the same exclusive create.
+                let faults = self.store.link_faults;
+                let published =
+                    link::hard_link(tmp, &dest, faults).or_else(|e| match e.raw_os_error() {
+                        Some(libc::EPERM | libc::EACCES | libc::EMLINK) => {
+                            link::rename_noreplace(tmp, &dest)
+                        }
+                        _ => Err(e),
+                    });
+                match published {
                     Ok(()) => Ok(Some((fan.to_path_buf(), *size))),
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                         if blob_looks_valid(&dest, key, *size) {

@@ -171,6 +171,8 @@ struct MaterializeResult {
     hardlinked: u64,
     reflinked: u64,
     copied: u64,
+    /// (errno name, files) for every link error that forced a reflink or copy, e.g. ("EXDEV", 3).
+    link_fallbacks: Vec<(String, u64)>,
 }
 
 #[pyclass(frozen, get_all, module = "envstore._core")]
@@ -246,17 +248,30 @@ fn kill_self() {
 
 #[pymethods]
 impl Store {
+    /// `test_link_errno` and `test_max_links` are the link-failure test hooks (RELIABILITY rows
+    /// 22/23), passed in from envstore.settings: every link attempt fails with that errno, or
+    /// with EMLINK once the blob has that many links.
     #[new]
-    #[pyo3(signature = (root, fsync=true))]
-    fn new(py: Python<'_>, root: PathBuf, fsync: bool) -> PyResult<Self> {
+    #[pyo3(signature = (root, fsync=true, test_link_errno=None, test_max_links=None))]
+    fn new(
+        py: Python<'_>,
+        root: PathBuf,
+        fsync: bool,
+        test_link_errno: Option<i32>,
+        test_max_links: Option<u64>,
+    ) -> PyResult<Self> {
         let durability = if fsync {
             core::Durability::Fsync
         } else {
             core::Durability::None
         };
-        let inner = py
+        let mut inner = py
             .detach(|| core::BlobStore::open(root, durability))
             .map_err(|e| to_pyerr(py, e))?;
+        inner.set_link_faults(core::link::LinkFaults {
+            errno: test_link_errno,
+            max_links: test_max_links,
+        });
         Ok(Store { inner })
     }
 
@@ -328,6 +343,7 @@ impl Store {
             let mut store = py
                 .detach(|| core::BlobStore::open(self.inner.root(), self.inner.durability()))
                 .map_err(|e| to_pyerr(py, e))?;
+            store.set_link_faults(self.inner.link_faults());
             store.set_before_publish(Some(kill_self));
             return py
                 .detach(|| core::wheel::ingest_wheel(&store, &path, &limits))
@@ -443,6 +459,15 @@ impl Store {
             hardlinked: report.hardlinked,
             reflinked: report.reflinked,
             copied: report.copied,
+            link_fallbacks: [
+                ("EXDEV", report.fallbacks.exdev),
+                ("EMLINK", report.fallbacks.emlink),
+                ("EPERM", report.fallbacks.eperm),
+            ]
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(name, n)| (name.to_string(), n))
+            .collect(),
         })
     }
 
