@@ -136,11 +136,11 @@ def rmtree(path: Path) -> None:
             shutil.rmtree(path, onerror=_force_remove)
 
 
-def interleave(title: str, contenders: dict[str, Callable[[int], float]], rounds: int,
-               unit: str = "s") -> dict[str, list[float]]:
+def interleave(title: str, contenders: dict[str, Callable[[int], float]], rounds: int, unit: str = "s",
+               after_round: Callable[[int], None] | None = None) -> dict[str, list[float]]:
     """Run every contender once per round, the order rotating from round to round, so drift on
-    a shared machine hits them alike. A contender gets the round number and returns seconds.
-    Per-round times go to stderr."""
+    a shared machine hits them alike. A contender gets the round number and returns seconds;
+    `after_round(r)` runs untimed after each round. Per-round times go to stderr."""
     names = list(contenders)
     times: dict[str, list[float]] = {n: [] for n in names}
     for r in range(rounds):
@@ -150,6 +150,8 @@ def interleave(title: str, contenders: dict[str, Callable[[int], float]], rounds
         scale, fmt = (1000, "{:.0f}ms") if unit == "ms" else (1, "{:.2f}s")
         log(f"  {title} round {r + 1}/{rounds} (load {os.getloadavg()[0]:.2f}): "
             + "  ".join(f"{n}={fmt.format(times[n][-1] * scale)}" for n in names))
+        if after_round is not None:
+            after_round(r)
     return times
 
 
