@@ -461,8 +461,7 @@ def main() -> None:
         base_env = {k: x for k, x in os.environ.items() if not k.startswith(SCRUB)}
         base_env.update(UV_PYTHON_DOWNLOADS="never", UV_NO_PROGRESS="1", MPLCONFIGDIR=str(work / "mplconfig"))
         ctx = Ctx(work=work, uv=str(tools / "uv"), uv_index=uv_index_args(), args=args, base_env=base_env)
-        results: dict = {"args": {k: (str(x) if isinstance(x, Path) else x) for k, x in vars(args).items()},
-                         "sets": {}}
+        results: dict = {"args": {k: x for k, x in vars(args).items() if k != "out"}, "sets": {}}
         for s in args.sets:
             results["sets"][s] = bench_set(ctx, s)
         results["shim"] = {} if args.skip_shim else bench_shim(q)
@@ -470,8 +469,8 @@ def main() -> None:
         args.out.mkdir(parents=True, exist_ok=True)
         md = render(results)
         (args.out / "results.md").write_text(md)
-        data = work / "results.json"
-        data.write_text(json.dumps(results, indent=1))
+        data = args.out / "results.json"  # every sample, to redraw the chart: python _chart.py IN OUT
+        data.write_text(json.dumps(results, indent=1) + "\n")
         subprocess.run([str(tools / "python"), str(HERE / "_chart.py"), str(data), str(args.out / "results.png")],
                        check=True)
         print(md)
