@@ -467,7 +467,10 @@ def _real_help() -> dict[tuple[str, ...], str]:
 
 
 def test_reference_shows_the_real_help_of_every_command() -> None:
+    """DOCTEST_UPDATE_HELP=1 rewrites the help blocks of docs/reference.md from the CLI first."""
     real = _real_help()
+    if os.environ.get("DOCTEST_UPDATE_HELP"):
+        _rewrite_help_blocks(DOCS / "reference.md", real)
     page = parse_page(DOCS / "reference.md")
     shown = {}
     for b in page.blocks:
@@ -481,6 +484,24 @@ def test_reference_shows_the_real_help_of_every_command() -> None:
         assert key in real, f"{b.where}: no command store {' '.join(key)}"
         assert b.text.rstrip("\n") == real[key].rstrip("\n"), (
             f"{b.where}: the help of `store {' '.join(key)}` changed; it is now:\n{real[key]}")
+
+
+def _rewrite_help_blocks(path: Path, real: dict[tuple[str, ...], str]) -> None:
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    out, i = [], 0
+    while i < len(lines):
+        out.append(lines[i])
+        d = DIRECTIVE.match(lines[i].strip())
+        if d and d.group(1) == "help" and i + 1 < len(lines) and lines[i + 1].startswith("```text"):
+            key = tuple(d.group(2).split()[1:])
+            j = i + 2
+            while not lines[j].startswith("```"):
+                j += 1
+            out += [lines[i + 1], real[key].rstrip("\n") + "\n"] if key in real else lines[i + 1:j]
+            i = j
+            continue
+        i += 1
+    path.write_text("".join(out), encoding="utf-8")
 
 
 def test_pages_name_no_registry_host_or_machine_path() -> None:
