@@ -6,6 +6,7 @@ one transaction, so a crash leaves either a valid registration or none."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -87,6 +88,12 @@ class StoreDB:
 
     def __init__(self, store_root: Path) -> None:
         self.path = Path(store_root) / DB_NAME
+        if self.path.exists() and not os.access(self.path.parent, os.W_OK):
+            # A store this process cannot write (read-only, another user's): WAL readers need
+            # -shm and -wal files it cannot create, so read the file as it is. Writes then fail
+            # as "attempt to write a readonly database", which the CLI reports as such.
+            self.conn = sqlite3.connect(f"{self.path.as_uri()}?mode=ro&immutable=1", uri=True, isolation_level=None)
+            return
         self.conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
         self.conn.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode: a power loss may roll back the last commits but never corrupts the

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import urllib3
 
-from envstore.errors import EnvstoreError
+from envstore.errors import EnvstoreError, while_doing
 
 CHUNK = 1 << 20
 RETRIES = urllib3.Retry(total=4, backoff_factor=0.5, status_forcelist=(500, 502, 503, 504), allowed_methods=["GET"])
@@ -58,6 +58,9 @@ def fetch_one(
                 out.write(chunk)
                 if on_bytes is not None:
                     on_bytes(len(chunk))
+    except OSError as e:
+        dest.unlink(missing_ok=True)
+        raise while_doing(e, f"downloading {ref.filename} for {ref.name}", dest) from None
     except BaseException:
         dest.unlink(missing_ok=True)
         raise

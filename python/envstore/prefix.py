@@ -165,6 +165,9 @@ def publish(store: Store, manifests: list[tuple[str, str]], dest: Path, tmp: Pat
     if placed.link_fallbacks:
         _warn_copied(dest, placed.files, placed.link_fallbacks)
     make_dirs_read_only(build)
+    # Moving a directory to another parent rewrites its '..', which needs write permission on
+    # it (root skips the check, every other user does not): the top stays writable until moved.
+    os.chmod(build, 0o755)
     if settings.fsync_enabled():
         sync_filesystem(build)  # the tree's links and directories, before it becomes visible
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -175,6 +178,7 @@ def publish(store: Store, manifests: list[tuple[str, str]], dest: Path, tmp: Pat
             remove_tree(build)
             return False
         raise
+    os.chmod(dest, 0o555)
     fd = os.open(dest.parent, os.O_RDONLY)
     try:
         os.fsync(fd)

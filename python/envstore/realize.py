@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from envstore.db import StoreDB
-from envstore.errors import EnvstoreError
+from envstore import reserve
+from envstore.errors import EnvstoreError, store_write_problem, while_doing
 from envstore.fastpath import remember
 from envstore.lockfile import Lock, LockedWheel, LockfileError, is_stale, lock_path_for, read_lock
 from envstore.progress import byte_progress
@@ -60,11 +61,16 @@ def env_name(env_file: Path, lock: Lock) -> str:
     return load_spec(env_file).name or env_file.stem
 
 
-def obtain_lock(env_file: Path, store: Any, options: RealizeOptions, info: Info) -> Lock:
+def obtain_lock(env_file: Path, store: Any, options: RealizeOptions, info: Info,
+                refusal: Exception | None = None) -> Lock:
+    """The current lock, else a fresh one; `refusal` is raised instead of resolving (a store
+    that cannot be written must not be resolved into)."""
     lock_path = lock_path_for(env_file)
     lock = read_lock(lock_path) if lock_path.exists() else None
     if lock is not None and not is_stale(lock, env_file):
         return lock
+    if refusal is not None:
+        raise refusal
     if options.frozen:
         why = "does not exist" if lock is None else "is stale (the env file changed)"
         raise LockfileError(f"the lockfile {why} but --frozen was given", lock_path, "run `store lock` first")
@@ -89,12 +95,15 @@ def realize(env_file: Path, store_root: Path | None, options: RealizeOptions, in
     env_file = env_file.absolute()
     store = open_store(store_root)
     root = Path(store.root)
-    lock = obtain_lock(env_file, store, options, info)
+    read_only = store_write_problem(root)  # RELIABILITY rows 24/25: refuse before changing anything
+    lock = obtain_lock(env_file, store, options, info, refusal=read_only)
     interpreter = choose_interpreter(store, lock)
     if any(p.wheel is None for p in lock.packages):
         lock = lock.for_tags(interpreter.tags)
     name = env_name(env_file, lock)
     dest = store_path(root, name, store_path_digest({"packages": lock_identity(lock)}, interpreter))
+    if read_only is not None:
+        return _already_realized(root, dest, read_only, info)
     db = StoreDB(root)
     try:
         with store_lock(root, exclusive=False, timeout=options.lock_timeout,
@@ -112,7 +121,21 @@ def realize(env_file: Path, store_root: Path | None, options: RealizeOptions, in
     if link is not None:
         remember(env_file, lock_path_for(env_file), dest, link)
     after_realize(root, env_file, link)  # shims: the project's active env, console-script names
+    reserve.ensure(root)
     return dest
+
+
+def _already_realized(root: Path, dest: Path, read_only: Exception, info: Info) -> Path:
+    """A store this process cannot write still serves what it holds (`store run` works), with
+    no out-link or GC root recorded; anything that would need building is refused."""
+    db = StoreDB(root)
+    try:
+        if db.prefix(dest) is not None and dest.is_dir():
+            info(f"{read_only}: using {dest.name} as it is (no out-link or GC root recorded)")
+            return dest
+    finally:
+        db.close()
+    raise read_only
 
 
 def _build(store, db: StoreDB, root: Path, dest: Path, name: str, lock: Lock, interpreter, info: Info) -> None:
@@ -121,9 +144,12 @@ def _build(store, db: StoreDB, root: Path, dest: Path, name: str, lock: Lock, in
     try:
         wheels = _ensure_artifacts(store, db, lock, tmp, info)
         info(f"building {dest.name} ({len(wheels)} packages) ...")
-        manifests = assemble(store, db, dest, wheels, interpreter, tmp)
-        _hook("prefix.before_rename")
-        publish(store, manifests, dest, tmp)
+        try:
+            manifests = assemble(store, db, dest, wheels, interpreter, tmp)
+            _hook("prefix.before_rename")
+            publish(store, manifests, dest, tmp)
+        except OSError as e:
+            raise while_doing(e, f"building {dest.name}") from None
         _hook("prefix.after_rename")
         lock_hash = hashlib.sha256(json.dumps(lock_identity(lock)).encode()).hexdigest()
         db.register_prefix(dest, name, manifests, str(interpreter.store_path),
@@ -165,7 +191,10 @@ def _fetch_and_ingest(store, db: StoreDB, wanted: list, have: dict[str, str], tm
     info(f"fetching {len(missing)} wheels ({total / 1e6:.1f} MB) ...")
 
     def ingest(ref: WheelRef, path: Path) -> None:
-        result = ingest_wheel(store, path)
+        try:
+            result = ingest_wheel(store, path)
+        except OSError as e:
+            raise while_doing(e, f"writing blob for {ref.name}") from None
         path.unlink(missing_ok=True)
         db.register_artifact(ref.sha256, result.manifest_id, ref.filename, ref.url, ref.size or 0)
         have[ref.sha256] = result.manifest_id

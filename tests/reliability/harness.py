@@ -317,6 +317,36 @@ def placed_files(root: Path, prefix: Path) -> dict[str, Path]:
     return out
 
 
+def wheel_dir(d: Path, name: str, files: dict[str, bytes]) -> list[str]:
+    """A find-links directory holding one wheel `name` 1.0 with `files`; the index arguments."""
+    from wheel_factory import build_wheel as build_one
+
+    build_one(d, name, "1.0", {f"{name}/__init__.py": b"__version__ = '1.0'\n", **files})
+    return ["--find-links", str(d), "--index-url", d.as_uri()]
+
+
+def bulky_files(name: str, count: int, size: int) -> dict[str, bytes]:
+    """`count` distinct files of `size` bytes that deflate about 250:1 (a random 16 KiB block
+    repeated), so the wheel is small and its blobs are not."""
+    import random
+
+    rnd = random.Random(name)
+    return {f"{name}/data{i}.bin": rnd.randbytes(16 << 10) * (size // (16 << 10)) for i in range(count)}
+
+
+def store_fingerprint(root: Path) -> dict[str, tuple]:
+    """Every entry under root: type, mode, owner, link count, mtime and content hash. Equal
+    before and after means nothing was written, linked, chmod-ed or removed."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for n in [".", *dirnames, *filenames]:
+            p = Path(dirpath, n)
+            st = p.lstat()
+            content = os.readlink(p) if p.is_symlink() else _hash(p, st) if stat.S_ISREG(st.st_mode) else ""
+            out[str(p.relative_to(root))] = (st.st_mode, st.st_uid, st.st_nlink, st.st_mtime_ns, content)
+    return out
+
+
 def no_traceback(r: subprocess.CompletedProcess, *wanted: str) -> None:
     """A refusal: non-zero exit, one clear message containing `wanted`, never a traceback."""
     assert r.returncode != 0, r.stdout
@@ -344,13 +374,16 @@ class Namespace:
         deadline = time.monotonic() + 10
         while Path(f"/proc/{self.proc.pid}/comm").read_text().strip() != "sleep":
             if self.proc.poll() is not None:
-                pytest.skip(f"unshare -rm is not permitted here: {self.proc.stderr.read().decode().strip()}")
+                why = self.proc.stderr.read().decode().strip()
+                self.proc.stderr.close()
+                pytest.skip(f"unshare -rm is not permitted here: {why}")
             assert time.monotonic() < deadline, "unshare -rm did not start"
             time.sleep(0.01)
 
     def close(self) -> None:
         self.proc.kill()
         self.proc.wait()
+        self.proc.stderr.close()
 
     def run(self, *argv: str, env: dict | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
         enter = ["nsenter", "-t", str(self.proc.pid), "-U", "-m", "--preserve-credentials", "--"]
@@ -393,6 +426,24 @@ class Namespace:
         rename across it fail with EXDEV)."""
         self.check("mount", "--bind", str(path), str(path))
 
+    def tmpfs_store(self, template: Path, at: Path) -> Path:
+        """A tmpfs at `at` holding a copy of the template store (`cp -a`: about 2 s)."""
+        self.mount_tmpfs(at)
+        self.check("cp", "-a", str(template), str(at / "store"))
+        return at / "store"
+
+    def fill(self, at: Path) -> None:
+        """Write a filler file under `at` until its filesystem is 100 % full."""
+        self.python("import os\nf = open(sys.argv[1], 'wb', buffering=0)\n"
+                    "for chunk in (1 << 20, 4096, 1):\n"
+                    "    try:\n        while True: f.write(bytes(chunk))\n"
+                    "    except OSError: pass\n"
+                    "assert os.statvfs(sys.argv[1]).f_bavail == 0", str(at / "filler"))
+
+    def path(self, p: Path) -> Path:
+        """`p` as seen inside the namespace, for reading from the test process."""
+        return Path(f"/proc/{self.proc.pid}/root") / Path(p).relative_to("/")
+
     def store_problems(self, root: Path, after_gc: bool = False) -> list[str]:
         out = self.python("import json; from harness import store_problems\n"
                           "print(json.dumps(store_problems(sys.argv[1], sys.argv[2] == '1')))",
@@ -434,6 +485,7 @@ class OtherUser:
         for tool in ("setpriv", "unshare"):
             if shutil.which(tool) is None:
                 pytest.skip(f"{tool} (util-linux) is not installed")
+        self.base = base
         self.mnt = base / "python"
         self.mnt.mkdir()
         real = str(Path(sys.base_prefix).resolve())
@@ -456,3 +508,19 @@ class OtherUser:
     def store(self, store: Path, *args: str) -> subprocess.CompletedProcess:
         code = f"import sys; sys.path[:0] = {self.path!r}; from envstore.entry import main; main()"
         return self.run(self.python, "-c", code, "--store", str(store), *args)
+
+    def setup(self, template: Path, wheels: Wheels) -> tuple[Path, list[str]]:
+        """A copy of the template store (made by root) and of the wheels where this user can
+        read them; the index arguments."""
+        store = self.base / "store"
+        subprocess.run(["cp", "-a", str(template), str(store)], check=True)
+        shutil.copytree(wheels.dir, self.base / "wheels")
+        (self.base / "empty-index").mkdir()
+        return store, ["--find-links", str(self.base / "wheels"), "--index-url", (self.base / "empty-index").as_uri()]
+
+    def project(self, name: str, packages: list[str]) -> Path:
+        """An env file in a project directory this user owns (so only the store can refuse)."""
+        env = write_env(self.base / name, packages)
+        os.chown(env.parent, NOBODY, NOBODY)
+        os.chown(env, NOBODY, NOBODY)
+        return env

@@ -3,6 +3,7 @@ become messages and exit codes (0 success, 1 the user's input or situation, 2 us
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from dataclasses import dataclass
@@ -82,9 +83,53 @@ def _fail(message: str, hint: str | None = None, code: int = 1) -> NoReturn:
     sys.exit(code)
 
 
-def _render_os_error(e: OSError) -> str:
+def _nearest_existing(path: str | None) -> Path | None:
+    p = Path(path) if path else None
+    while p is not None and not p.exists() and p != p.parent:
+        p = p.parent
+    return p
+
+
+def _render_os_error(e: OSError) -> tuple[str, str | None]:
+    """One message and a hint for an OS failure: what failed, on which path, and, where the
+    errno alone says little, why (disk or inodes full, the owner, another filesystem)."""
+    import errno
+
+    from envstore.errors import OWNERSHIP_HINT, why_not_writable
+
     what = e.strerror or str(e)
-    return f"{what}: {e.filename}" if e.filename else what
+    paths = " -> ".join(str(p) for p in (e.filename, e.filename2) if p is not None)
+    doing = getattr(e, "doing", None)
+    hint = None
+    if e.errno == errno.EXDEV:
+        what = f"store and environment must be on the same filesystem (EXDEV): {what}"
+        hint = "keep the store's blobs-v1/, tmp/ and envs/ on one filesystem (no separate mounts or symlinks)"
+    elif e.errno in (errno.ENOSPC, errno.EDQUOT):
+        hint = ("free some space or inodes (df -h, df -i) on that filesystem (`store gc` can run on a full "
+                "disk), then run the command again")
+    elif e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        hint = "check the store's ownership and permissions (--store)"
+        where = _nearest_existing(e.filename)
+        if where is not None and not os.access(where, os.W_OK):
+            why, other_user = why_not_writable(where)
+            paths = f"{paths} ({'it' if str(where) == e.filename else where} {why})"
+            hint = OWNERSHIP_HINT if other_user else hint
+    if doing:
+        return f"{what} while {doing}" + (f" ({paths})" if paths else ""), hint
+    return (f"{what}: {paths}" if paths else what), hint
+
+
+def _render_db_error(e: Exception) -> tuple[str, str | None]:
+    """sqlite3 errors from the store's database (db-v1.sqlite) in the user's terms."""
+    from envstore.errors import StoreNotWritable
+
+    text = str(e)
+    if "readonly" in text:
+        return f"store is read-only: its database cannot be written ({text})", StoreNotWritable.hint
+    if "disk is full" in text or "disk I/O error" in text:
+        return (f"the store's database could not be written ({text}): is the disk full?",
+                "free some space (`store gc` can run on a full disk), then run the command again")
+    return f"the store's database failed: {text}", "run again with -v and report it"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -103,18 +148,15 @@ def main(argv: list[str] | None = None) -> None:
         if verbose:
             traceback.print_exc()
         _fail(str(e), getattr(e, "hint", None))
-    except PermissionError as e:
-        if verbose:
-            traceback.print_exc()
-        _fail(_render_os_error(e), "check the store's ownership and permissions (--store)")
     except OSError as e:
         if verbose:
             traceback.print_exc()
-        hint = "free some space, then run the command again" if e.errno == 28 else None
-        _fail(_render_os_error(e), hint)
+        _fail(*_render_os_error(e))
     except KeyboardInterrupt:
         _fail("interrupted", code=130)
     except Exception as e:  # noqa: BLE001 - the last line of defence: never a bare traceback
         if verbose:
             traceback.print_exc()
+        if type(e).__module__ == "sqlite3":  # without importing sqlite3 for every command
+            _fail(*_render_db_error(e))
         _fail(f"internal error: {type(e).__name__}: {e}", "run again with -v and report it", code=2)

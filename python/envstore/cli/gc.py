@@ -46,6 +46,7 @@ def command(app, dry_run: bool, keep_age: str | None, keep_size: str | None, loc
     """
     from pathlib import Path
 
+    from envstore import reserve
     from envstore.db import StoreDB
     from envstore.gc import collect
     from envstore.storelock import store_lock
@@ -54,6 +55,8 @@ def command(app, dry_run: bool, keep_age: str | None, keep_size: str | None, loc
     root = Path(store.root)
     age = parse_duration(keep_age) if keep_age else None
     size = parse_size(keep_size) if keep_size else None
+    if not dry_run:
+        reserve.release(root)  # on a full disk, the room the database needs to open
     db = StoreDB(root)
     try:
         with store_lock(root, exclusive=True, timeout=lock_timeout,
@@ -61,6 +64,8 @@ def command(app, dry_run: bool, keep_age: str | None, keep_size: str | None, loc
             report = collect(store, db, root, dry_run=dry_run, keep_age=age, keep_size=size)
     finally:
         db.close()
+    if not dry_run:
+        reserve.ensure(root)
     if dry_run:
         for path in report.removed_paths:
             click.echo(path)
