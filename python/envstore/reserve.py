@@ -36,8 +36,10 @@ def ensure(root: Path) -> None:
 
 
 def release(root: Path) -> None:
-    """Free the reserve's space (gc, before it opens the database)."""
-    try:
-        (Path(root) / NAME).unlink()
-    except OSError:
-        pass
+    """Free the reserve's space, and any half-written one a crash left (gc, before it opens
+    the database)."""
+    for path in [Path(root) / NAME, *Path(root).glob(f".{NAME}.*")]:
+        try:
+            path.unlink()
+        except OSError:
+            pass

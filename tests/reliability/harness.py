@@ -477,22 +477,25 @@ class OtherUser:
     """Runs `store` as uid/gid 65534 with no groups (setpriv; needs root). The interpreter and
     packages that run envstore may sit where that user cannot read (a Python under /root), so
     each command runs in a private mount namespace where `sys.base_prefix` is bind-mounted
-    under `base` (a world-readable directory) and this process's sys.path is mapped there."""
+    under `base` (a world-readable directory) and this process's sys.path is mapped there.
+    Not root and `or_self`: the commands run as the current user, who chmod does stop."""
 
-    def __init__(self, base: Path) -> None:
-        if os.geteuid() != 0:
+    def __init__(self, base: Path, or_self: bool = False) -> None:
+        self.base = base
+        self.as_self = os.geteuid() != 0
+        if self.as_self and not or_self:
             pytest.skip("running a command as another user needs root")
-        for tool in ("setpriv", "unshare"):
+        for tool in () if self.as_self else ("setpriv", "unshare"):
             if shutil.which(tool) is None:
                 pytest.skip(f"{tool} (util-linux) is not installed")
-        self.base = base
         self.mnt = base / "python"
         self.mnt.mkdir()
         real = str(Path(sys.base_prefix).resolve())
 
         def mapped(p: str) -> str:
             p = str(Path(p).resolve())
-            return str(self.mnt) + p[len(real):] if p == real or p.startswith(real + "/") else p
+            inside = not self.as_self and (p == real or p.startswith(real + "/"))
+            return str(self.mnt) + p[len(real):] if inside else p
 
         self.python = mapped(getattr(sys, "_base_executable", sys.executable))  # a venv's base interpreter
         self.path = [mapped(p) for p in sys.path if p and Path(p).is_dir()]
@@ -501,8 +504,9 @@ class OtherUser:
     def run(self, *argv: str, timeout: float = 180) -> subprocess.CompletedProcess:
         script = ('mount --bind "$1" "$2" && shift 2 && exec setpriv --reuid {u} --regid {u} --clear-groups '
                   '-- "$@"').format(u=NOBODY)
-        return subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", self.real,
-                               str(self.mnt), *argv], capture_output=True, text=True, timeout=timeout,
+        wrap = [] if self.as_self else ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh",
+                                        self.real, str(self.mnt)]
+        return subprocess.run([*wrap, *argv], capture_output=True, text=True, timeout=timeout,
                               env={**os.environ, "HOME": "/nonexistent"})
 
     def store(self, store: Path, *args: str) -> subprocess.CompletedProcess:
@@ -521,6 +525,7 @@ class OtherUser:
     def project(self, name: str, packages: list[str]) -> Path:
         """An env file in a project directory this user owns (so only the store can refuse)."""
         env = write_env(self.base / name, packages)
-        os.chown(env.parent, NOBODY, NOBODY)
-        os.chown(env, NOBODY, NOBODY)
+        if not self.as_self:
+            os.chown(env.parent, NOBODY, NOBODY)
+            os.chown(env, NOBODY, NOBODY)
         return env

@@ -224,12 +224,12 @@ def test_row23_link_limit_emlink(rstore: Path, wheels, tmp_path: Path) -> None:
 
 
 def test_row24_read_only_store(template_store: Path, wheels) -> None:
-    """Row 24: a store made read-only (chmod -R a-w), used by uid 65534 (setpriv; the suite runs
-    as root, whom chmod does not stop): `list`, `verify` and `run` work; realizing a new env is
-    refused with `store is read-only` and changes nothing in the store (fingerprint: every
-    entry's mode, owner, link count, mtime and hash)."""
+    """Row 24: a store made read-only (chmod -R a-w), used by uid 65534 (setpriv, when the suite
+    runs as root, whom chmod does not stop; else by the current user): `list`, `verify` and `run`
+    work; realizing a new env is refused with `store is read-only` and changes nothing in the
+    store (fingerprint: every entry's mode, owner, link count, mtime and hash)."""
     with world_readable_dir() as d:
-        user = OtherUser(d)
+        user = OtherUser(d, or_self=True)
         store, index = user.setup(template_store, wheels)
         prefix = realize_ok(store, write_env(d / "a", ["tinya"]), wheels)
         env = user.project("b", ["tinyb"])
