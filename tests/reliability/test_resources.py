@@ -248,6 +248,27 @@ def test_row24_read_only_store(template_store: Path, wheels) -> None:
         assert store_fingerprint(store) == before
 
 
+def test_row24_read_only_bind_mount(namespace: Namespace, rstore: Path, wheels, tmp_path: Path) -> None:
+    """Row 24, the other way to make a store read-only: a read-only bind mount over it (in
+    unshare -rm), where even root cannot write. The same guarantees: `list`, `verify` and `run`
+    work, realize of a new env is refused with `store is read-only` naming the read-only
+    filesystem, and the store is unchanged."""
+    ns = namespace
+    a = write_env(tmp_path / "a", ["tinya"])
+    prefix = realize_ok(rstore, a, wheels)
+    ns.bind(rstore)
+    ns.check("mount", "-o", "remount,bind,ro", str(rstore))
+    before = store_fingerprint(rstore)
+    listed = ns.store(rstore, "list")
+    assert listed.returncode == 0 and prefix.name in listed.stdout, listed.stderr
+    assert ns.store(rstore, "verify").returncode == 0
+    ran = ns.store(rstore, "run", "-f", str(a), "--", "python", "-c", "import tinya; print(tinya.__version__)")
+    assert ran.returncode == 0 and ran.stdout.strip() == "1.0", ran.stderr
+    r = ns.store(rstore, "realize", str(write_env(tmp_path / "b", ["tinyb"])), *wheels.index_args())
+    no_traceback(r, f"store is read-only: {rstore} is on a read-only filesystem")
+    assert store_fingerprint(rstore) == before
+
+
 def test_row25_another_users_store(template_store: Path, wheels) -> None:
     """Row 25: a store created by root, realize run as uid 65534: refused before any write with
     a message naming the owner (`belongs to root (uid 0) ... you are nobody`) and a hint naming

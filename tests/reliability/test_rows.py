@@ -31,7 +31,7 @@ ROWS: dict[int, str] = {
     21: "test_resources.py::test_row21_exdev",
     22: "test_resources.py::test_row22_filesystem_without_hardlinks",
     23: "test_resources.py::test_row23_link_limit_emlink",
-    24: "test_resources.py::test_row24_read_only_store",
+    24: "test_resources.py::test_row24_read_only_store (and test_row24_read_only_bind_mount)",
     25: "test_resources.py::test_row25_another_users_store",
     26: "test_integrity.py::test_row26_edit_through_a_hardlink",
     27: "test_integrity.py::test_row27_same_size_edit_and_chmod",
