@@ -4,7 +4,9 @@ a find-links directory so realize never touches the network, a canary directory 
 store, and `assert_store_valid`, the invariant checker every test in this directory ends with.
 
 The checker is independent of `store verify` on purpose: a broken verify must not make a broken
-store look valid. Opt-in flags (pass this directory to pytest so they are registered):
+store look valid. For resource faults (rows 18-25): `Namespace`, a user and mount namespace of
+the test's own (unshare -rm) for a small tmpfs or bind mounts, and `OtherUser`, which runs
+`store` as uid 65534 (setpriv). Opt-in flags (pass this directory to pytest so they are registered):
 `--crash-fuzz-runs N` (default 20), `--stress-seconds S` (the 8 realizes + gc + verify loop).
 """
 
