@@ -199,6 +199,33 @@ def test_diff_and_export(shared_store: Path, tmp_path: Path) -> None:
     lock = run_store("export", b, "--format", "pylock", store_root=shared_store)
     assert 'lock-version = "1.0"' in lock.stdout and "sha256" in lock.stdout
 
+    # An out-link names its prefix; a relative env file path exports the env file's own name.
+    link = b_env.parent / ".envstore" / "db"
+    assert run_store("diff", a, str(link), store_root=shared_store).stdout == diff.stdout
+    assert run_store("export", str(link), store_root=shared_store).stdout == exported.stdout
+    named = subprocess.run(["store", "--store", str(shared_store), "export", "env.yml"], cwd=b_env.parent,
+                           capture_output=True, text=True)
+    assert named.returncode == 0 and named.stdout.startswith("name: db\n"), named.stdout + named.stderr
+
+
+def test_offline_refuses_to_fetch_and_lock_keeps_foreign_lockfiles(shared_store: Path, tmp_path: Path) -> None:
+    """--offline never downloads: wheels the store lacks are named, nothing is built. A
+    pylock.toml given to `store lock` is input: checked, printed, never rewritten."""
+    env = write_env(tmp_path / "offline", "offline", ["six==1.16.0", "pyparsing==3.1.2"])
+    assert run_store("lock", str(env), store_root=shared_store).returncode == 0
+    proc = realize(env, shared_store, "--offline")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "--offline" in proc.stderr and "pyparsing 3.1.2" in proc.stderr, proc.stderr
+    assert not (env.parent / ".envstore").exists()
+
+    lock = env.parent / "pylock.toml"
+    before = lock.read_bytes()
+    again = run_store("lock", str(lock), store_root=shared_store)
+    assert again.returncode == 0 and again.stdout.strip() == str(lock), again.stderr
+    assert "already a lockfile" in again.stderr and lock.read_bytes() == before
+    refused = run_store("lock", str(lock), "--upgrade", store_root=shared_store)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr and lock.read_bytes() == before
+
 
 def test_gc_keep_size_keeps_recent_wheels(shared_store: Path, tmp_path: Path) -> None:
     env = write_env(tmp_path / "ks", "keep", ["six==1.16.0", "pyparsing==3.1.2"])
@@ -210,3 +237,31 @@ def test_gc_keep_size_keeps_recent_wheels(shared_store: Path, tmp_path: Path) ->
     again = realize(env, shared_store)
     assert again.returncode == 0 and "fetching" not in again.stderr, "the wheels were kept"
     assert Path(again.stdout.strip()) == prefix
+
+
+def test_foreign_pylock_requires_python_picks_the_interpreter(shared_store: Path, tmp_path: Path) -> None:
+    """A pylock.toml another tool wrote names no interpreter, only requires-python: realize must
+    honour it (a lock for 3.X is not built with whatever python comes first)."""
+    import tomllib
+
+    import tomli_w
+    from interp_helpers import pyenv_pythons
+
+    others = sorted((m for m in pyenv_pythons() if m != PY), key=lambda m: tuple(map(int, m.split("."))))
+    if not others:
+        pytest.skip(f"needs a pyenv CPython other than {PY}")
+    want = others[-1]
+    env = write_env(tmp_path / "foreign", "foreign", ["six==1.16.0"])
+    assert run_store("lock", str(env), store_root=shared_store).returncode == 0
+    doc = tomllib.loads((env.parent / "pylock.toml").read_text())
+    doc.pop("tool", None)
+    doc["created-by"] = "another-tool"
+    doc["requires-python"] = f"=={want}.*"
+    foreign = tmp_path / "pylock.toml"
+    foreign.write_text(tomli_w.dumps(doc))
+    proc = realize(foreign, shared_store, "--no-out-link")
+    assert proc.returncode == 0, proc.stderr
+    prefix = Path(proc.stdout.strip())
+    out = subprocess.run([str(prefix / "bin" / "python"), "-c", "import sys, six; print(sys.version_info[:2])"],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.strip() == str(tuple(map(int, want.split(".")))), out

@@ -60,6 +60,7 @@ def test_python_range(tmp_path):
     ("name: x\ndependancies:\n  - numpy\n", "env.yml:2:1", "unknown key 'dependancies'", "did you mean `dependencies`?"),
     ("name: x\nname: y\n", "env.yml:2:1", "duplicate key 'name' (first at line 1)", "merge"),
     ("name: x\ndependencies:\n  - 3.10\n", "env.yml:3:5", "the number 3.10", 'quote it: "3.10"'),
+    ("name: off\n", "env.yml:1:7", "got off (YAML reads it as false)", 'quote it: "off"'),
     ("name: x\ndependencies:\n  - numpy=1.2=py311_0\n", "env.yml:3:5", "build strings", "numpy=1.2"),
     ("name: x\ndependencies:\n  - pip:\n    - 'not a [req'\n", "env.yml:4:7", "invalid requirement", "PEP 508"),
     ("name: x\nenvstore:\n  link-mod: copy\n", "env.yml:3:3", "unknown key 'link-mod'", "link-mode"),
@@ -78,6 +79,14 @@ def test_conda_only_packages_named(tmp_path):
     with pytest.raises(CondaOnlyPackageError) as e:
         load_spec(write(tmp_path, "dependencies:\n  - numpy\n  - cudatoolkit=11.8\n  - mkl\n  - libgcc-ng\n"))
     assert "cudatoolkit, mkl, libgcc-ng" in str(e.value) and str(e.value).startswith("env.yml:3:5")
+
+
+def test_conda_export_underscore_packages_are_conda_only(tmp_path):
+    """`conda env export` starts with `_libgcc_mutex` and `_openmp_mutex`: named as conda-only,
+    not rejected as a malformed match spec."""
+    with pytest.raises(CondaOnlyPackageError) as e:
+        load_spec(write(tmp_path, "dependencies:\n  - _libgcc_mutex=0.1\n  - _openmp_mutex\n  - six\n"))
+    assert "_libgcc_mutex, _openmp_mutex" in str(e.value) and str(e.value).startswith("env.yml:2:5")
 
 
 def test_requirements_txt(tmp_path):

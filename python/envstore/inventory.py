@@ -3,6 +3,7 @@ database) or for an env file / lockfile (from its lock). Used by `diff` and `exp
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from envstore._core import Store
 from envstore.db import StoreDB
 from envstore.errors import UsageError
 from envstore.lockfile import Lock, LockedPackage, LockedWheel, lock_path_for, read_lock
+from envstore.prefix import package_labels
 
 
 @dataclass(frozen=True)
@@ -21,11 +23,12 @@ class Inventory:
 
 
 def _lock_of_prefix(store: Store, db: StoreDB, prefix: Path) -> Inventory:
-    row = db.prefix(prefix.absolute())
+    # An out-link (.envstore/NAME) or profile link names its prefix through a symlink.
+    row = db.prefix(prefix.absolute()) or db.prefix(Path(os.path.realpath(prefix)))
     if row is None:
         raise UsageError(f"{prefix} is not a realized prefix of the store {store.root}")
     artifacts = {a.manifest_id: a for a in db.artifacts()}
-    labels = [label for label, _ in row.manifests if label != "envstore" and not label.endswith("(bytecode)")]
+    labels = package_labels(row.manifests)
     packages = []
     for label, source in zip(labels, row.sources):
         name, _, version = label.partition(" ")
@@ -44,7 +47,9 @@ def inventory(store: Store, db: StoreDB, target: Path) -> Inventory:
     if not lock_file.is_file():
         raise UsageError(f"{target} has no lockfile ({lock_file.name}); run `store lock {target}` first")
     lock = read_lock(lock_file)
-    return Inventory(str(target), target.parent.name, lock.interpreter.get("version"), lock)
+    from envstore.realize import env_name
+
+    return Inventory(str(target), env_name(target.absolute(), lock), lock.interpreter.get("version"), lock)
 
 
 def versions(inv: Inventory) -> dict[str, str]:

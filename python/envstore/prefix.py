@@ -25,6 +25,15 @@ from envstore.store import manifest_usable
 ENVS_DIR = "envs"
 LAYOUT_VERSION = 1  # bump when the prefix layout changes: it is part of every store path
 PLACEMENT_VERSION = 1  # bump when place_core's output changes: cached placements are then redone
+# A prefix's manifests are labelled by package; these suffixes mark a package's extra parts.
+SCRIPTS = " (scripts)"
+BYTECODE = " (bytecode)"
+
+
+def package_labels(manifests: list[tuple[str, str]]) -> list[str]:
+    """The package labels ("numpy 2.1.3") of a prefix's manifests, in the order they were built
+    (the order of the prefix row's wheel sources)."""
+    return [label for label, _ in manifests if label != "envstore" and not label.endswith((SCRIPTS, BYTECODE))]
 
 
 class Interpreter(Protocol):
@@ -109,12 +118,12 @@ def assemble(
             new_rows.append((w.manifest_id, key, part.core_id, part.sources, part.placed.extra_json()))
         manifests.append((w.label, part.core_id))
         if part.prefix_doc is not None:
-            manifests.append((f"{w.label} (scripts)", store.put_manifest(json.dumps(part.prefix_doc))))
+            manifests.append((w.label + SCRIPTS, store.put_manifest(json.dumps(part.prefix_doc))))
         bytecode = compile_bytecode(
             store, db, part.sources, Path(interpreter.executable), interpreter.manifest_id, tmp
         )
         if bytecode is not None:
-            manifests.append((f"{w.label} (bytecode)", bytecode))
+            manifests.append((w.label + BYTECODE, bytecode))
     db.register_placements(new_rows)
     return manifests
 

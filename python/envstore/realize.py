@@ -32,6 +32,10 @@ Info = Callable[[str], None]
 class RealizeError(EnvstoreError):
     code = "realize"
 
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
 
 @dataclass(frozen=True)
 class RealizeOptions:
@@ -77,18 +81,19 @@ def obtain_lock(env_file: Path, store: Any, options: RealizeOptions, info: Info,
     info(f"locking {env_file.name} ...")
     from envstore.resolve import lock_env
 
-    return lock_env(env_file, store, index_args=options.index_args or {}, offline=options.offline)
+    return lock_env(env_file, store, index_args=options.index_args or {}, offline=options.offline, progress=info)
 
 
-def choose_interpreter(store: Any, lock: Lock):
+def choose_interpreter(store: Any, lock: Lock, info: Info):
     from envstore.interpreters import find_interpreter, list_interpreters
 
     wanted = lock.interpreter.get("manifest-id")
     for candidate in list_interpreters(store):
         if wanted and candidate.manifest_id == wanted:
             return candidate
-    version = lock.interpreter.get("version")
-    return find_interpreter(store, version or None)
+    # Our locks name the interpreter; a lock another tool wrote has its requires-python.
+    version = lock.interpreter.get("version") or lock.requires_python
+    return find_interpreter(store, version or None, progress=info)
 
 
 def realize(env_file: Path, store_root: Path | None, options: RealizeOptions, info: Info) -> Path:
@@ -97,7 +102,7 @@ def realize(env_file: Path, store_root: Path | None, options: RealizeOptions, in
     root = Path(store.root)
     read_only = store_write_problem(root)  # RELIABILITY rows 24/25: refuse before changing anything
     lock = obtain_lock(env_file, store, options, info, refusal=read_only)
-    interpreter = choose_interpreter(store, lock)
+    interpreter = choose_interpreter(store, lock, info)
     if any(p.wheel is None for p in lock.packages):
         lock = lock.for_tags(interpreter.tags)
     name = env_name(env_file, lock)
@@ -112,7 +117,7 @@ def realize(env_file: Path, store_root: Path | None, options: RealizeOptions, in
             if db.prefix(dest) is None or not dest.is_dir():
                 with file_lock(root / ENVS_DIR / ".locks" / f"{dest.name}.lock", exclusive=True):
                     if db.prefix(dest) is None or not dest.is_dir():
-                        _build(store, db, root, dest, name, lock, interpreter, info)
+                        _build(store, db, root, dest, name, lock, interpreter, info, options.offline)
             else:
                 db.touch_prefix(dest)
             link = add_out_link(db, env_file, name, dest) if options.out_link else None
@@ -138,11 +143,12 @@ def _already_realized(root: Path, dest: Path, read_only: Exception, info: Info) 
     raise read_only
 
 
-def _build(store, db: StoreDB, root: Path, dest: Path, name: str, lock: Lock, interpreter, info: Info) -> None:
+def _build(store, db: StoreDB, root: Path, dest: Path, name: str, lock: Lock, interpreter, info: Info,
+           offline: bool) -> None:
     tmp = root / "tmp" / f"realize-{os.getpid()}-{dest.name[:12]}"
     tmp.mkdir(parents=True, exist_ok=True)
     try:
-        wheels = _ensure_artifacts(store, db, lock, tmp, info)
+        wheels = _ensure_artifacts(store, db, lock, tmp, info, offline)
         info(f"building {dest.name} ({len(wheels)} packages) ...")
         try:
             manifests = assemble(store, db, dest, wheels, interpreter, tmp)
@@ -160,7 +166,7 @@ def _build(store, db: StoreDB, root: Path, dest: Path, name: str, lock: Lock, in
         remove_tree(tmp)
 
 
-def _ensure_artifacts(store, db: StoreDB, lock: Lock, tmp: Path, info: Info) -> list[IngestedWheel]:
+def _ensure_artifacts(store, db: StoreDB, lock: Lock, tmp: Path, info: Info, offline: bool) -> list[IngestedWheel]:
     known = set(store.manifest_ids())
     have: dict[str, str] = {}
     missing: list[tuple[str, str, LockedWheel]] = []
@@ -174,6 +180,12 @@ def _ensure_artifacts(store, db: StoreDB, lock: Lock, tmp: Path, info: Info) -> 
         if url is None:
             raise LockfileError(f"{p.name} {p.version} has neither a url nor a path for its wheel", lock.path)
         missing.append((f"{p.name} {p.version}", url, w))
+    remote = [label for label, url, _w in missing if not url.startswith("file:")]
+    if offline and remote:
+        raise RealizeError(
+            f"--offline, but {len(remote)} wheel{'s' if len(remote) > 1 else ''} of the lock "
+            f"{'are' if len(remote) > 1 else 'is'} not in the store: {', '.join(remote)}",
+            hint="run once without --offline to fetch them (local file:// and --find-links wheels work offline)")
     if missing:
         _fetch_and_ingest(store, db, missing, have, tmp, info)
     db.touch_artifacts(list(have))

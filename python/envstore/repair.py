@@ -12,7 +12,7 @@ from pathlib import Path
 from envstore._core import Store, remove_tree
 from envstore.db import PrefixRow, StoreDB
 from envstore.fetch import WheelRef, fetch_all
-from envstore.prefix import IngestedWheel, assemble, publish
+from envstore.prefix import IngestedWheel, assemble, package_labels, publish
 from envstore.wheel import ingest_wheel
 
 
@@ -48,9 +48,10 @@ def repair(store: Store, db: StoreDB, findings: Findings, tmp: Path) -> list[str
     for p in findings.blob_problems:
         path = Path(p.path)
         remove_tree(path)
-        actions.append(f"removed {p.kind} blob {path.name}")
+        key = path.parent.name + path.name  # blobs-v1/ab/cdef... is blob abcdef...
+        actions.append(f"removed junk {path}" if p.kind == "junk" else f"removed {p.kind} blob {key}")
         if p.kind != "junk":
-            damaged.add(path.parent.name + path.name)
+            damaged.add(key)
     missing = damaged
 
     refs = []
@@ -82,7 +83,7 @@ def _rebuild(store: Store, db: StoreDB, row: PrefixRow, tmp: Path) -> None:
     if interpreter is None:
         raise FileNotFoundError(f"interpreter {row.interpreter} of {row.path} is no longer in the store")
     artifacts = {a.manifest_id: a for a in db.artifacts()}
-    labels = [label for label, _ in row.manifests if label != "envstore" and not label.endswith("(bytecode)")]
+    labels = package_labels(row.manifests)
     wheels = [IngestedWheel(label, artifacts[mid].filename, mid) for label, mid in zip(labels, row.sources)]
     dest = Path(row.path)
     work = tmp / f"rebuild-{dest.name[:12]}"

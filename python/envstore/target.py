@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
@@ -62,10 +62,12 @@ class TargetPython:
         )
 
 
-def target_for_spec(store: Any, python: str | None, specifier: SpecifierSet) -> TargetPython:
+def target_for_spec(
+    store: Any, python: str | None, specifier: SpecifierSet, progress: Callable[[str], None] | None = None
+) -> TargetPython:
     """The store's interpreter for the env file's `python=` (imported from the machine the
     first time); `specifier` is the same constraint in PEP 440 form, kept for callers."""
     from envstore.interpreters import find_interpreter
 
     del specifier  # find_interpreter reads the conda form directly
-    return TargetPython.from_interpreter_info(find_interpreter(store, python))
+    return TargetPython.from_interpreter_info(find_interpreter(store, python, progress))

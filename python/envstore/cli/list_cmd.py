@@ -16,6 +16,7 @@ from envstore.cli.format import json_document
 def command(app, as_json: bool) -> None:
     """List realized prefixes: name, packages, roots and age."""
     from envstore.db import StoreDB
+    from envstore.prefix import package_labels
     from envstore.roots import live_roots
 
     store = app.store()
@@ -27,7 +28,7 @@ def command(app, as_json: bool) -> None:
         db.close()
     data = []
     for row in rows:
-        packages = sorted(label for label, _ in row.manifests if label != "envstore" and not label.endswith("(bytecode)"))
+        packages = sorted(package_labels(row.manifests))
         data.append({
             "path": row.path,
             "name": row.name,

@@ -36,17 +36,27 @@ def command(app, env_file: Path | None, index_url: str | None, extra_index_urls:
     The lockfile is pylock.toml beside env.yml/environment.yml, pylock.<stem>.toml beside any
     other env file. Versions already locked are kept unless --upgrade/--upgrade-package.
     """
+    from envstore.errors import UsageError
     from envstore.index.config import resolve_index_config
     from envstore.resolve import lock_env
     from envstore.spec import find_env_file, load_spec
-    from envstore.lockfile import lock_path_for
+    from envstore.lockfile import lock_path_for, read_lock
 
     started = time.monotonic()
     env_file = env_file or find_env_file()
+    if lock_path_for(env_file) == env_file:
+        # A pylock.toml is the user's input here (perhaps another tool's): checked, never rewritten.
+        if upgrade or upgrade_packages:
+            raise UsageError(f"{env_file} is a lockfile; --upgrade needs the env file it was made from")
+        existing = read_lock(env_file)
+        app.info(f"{env_file.name} is already a lockfile ({len(existing.packages)} packages, written by "
+                 f"{existing.created_by}); nothing to resolve: `store realize {env_file}` uses it as it is")
+        click.echo(str(env_file.absolute()))
+        return
     spec = load_spec(env_file)
     config = resolve_index_config(index_url, extra_index_urls, find_links, offline, spec.index)
     store = app.store()
-    lock = lock_env(env_file, store, config, upgrade=upgrade, upgrade_packages=upgrade_packages)
+    lock = lock_env(env_file, store, config, upgrade=upgrade, upgrade_packages=upgrade_packages, progress=app.info)
     path = lock_path_for(env_file)
     app.info(f"locked {len(lock.packages)} packages for python {lock.interpreter.get('version', '?')} "
              f"in {time.monotonic() - started:.2f}s")

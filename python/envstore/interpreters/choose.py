@@ -87,24 +87,37 @@ def _candidate_version(c: Candidate) -> Version | None:
         return None
 
 
-def find_interpreter(store: Store, constraint: str | None = None) -> InterpreterInfo:
+def find_interpreter(
+    store: Store, constraint: str | None = None, progress: Callable[[str], None] | None = None
+) -> InterpreterInfo:
     """The newest interpreter in the store matching `constraint`; if there is none, the
-    newest matching CPython found on the machine, imported now."""
+    newest matching CPython found on the machine, imported now (it takes seconds: `progress`
+    hears about it)."""
     match = parse_constraint(constraint)
     for info in list_interpreters(store):
         if info.implementation == "cpython" and match(Version(info.version)):
             return info
     found: list[tuple[Version, Candidate]] = []
+    too_old: list[Version] = []
     for c in discover():
         v = _candidate_version(c)
-        if v is not None and v.release[:2] >= MIN_VERSION and match(v):
-            found.append((v, c))
-    for _v, c in sorted(found, key=lambda x: x[0], reverse=True):
+        if v is not None and match(v):
+            (found.append((v, c)) if v.release[:2] >= MIN_VERSION else too_old.append(v))
+    for v, c in sorted(found, key=lambda x: x[0], reverse=True):
+        if progress is not None:
+            progress(f"importing python {v} from {c.executable} into the store (once; this takes a while) ...")
         try:
-            return import_interpreter(store, c.executable).info
+            return import_interpreter(store, c.executable, progress=progress).info
         except InterpreterError:
             continue  # a broken installation: try the next best
     wanted = f"python {constraint}" if constraint else "any python"
+    minimum = ".".join(map(str, MIN_VERSION))
+    if too_old:
+        raise InterpreterError(
+            f"no interpreter matching '{wanted}' that envstore supports: found {', '.join(map(str, too_old))}, "
+            f"but envstore supports CPython {minimum} and newer",
+            hint=f"ask for python>={minimum} in the env file",
+        )
     raise InterpreterError(
         f"no interpreter matching '{wanted}' in the store or on this machine",
         hint="install one with `store python install VERSION` or import one with `store python import PATH`",

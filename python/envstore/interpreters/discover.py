@@ -121,8 +121,8 @@ def path_candidates() -> list[Candidate]:
             continue
         seen_dirs.add(d)
         p = Path(d)
-        if not p.is_dir():
-            continue
+        if not p.is_dir() or _is_envstore_prefix(p.parent):
+            continue  # an activated environment's bin/: its python is a store interpreter
         try:
             names = sorted(os.listdir(p))
         except OSError:
@@ -132,6 +132,13 @@ def path_candidates() -> list[Candidate]:
                 source = "system" if d in ("/usr/bin", "/usr/local/bin") else "path"
                 out.append(Candidate(p / n, source))
     return out
+
+
+def _is_envstore_prefix(d: Path) -> bool:
+    try:
+        return "envstore = 1" in (d / "pyvenv.cfg").read_text(errors="replace").splitlines()
+    except OSError:
+        return False
 
 
 def discover(start: Path | None = None) -> list[Candidate]:

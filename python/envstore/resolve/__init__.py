@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
@@ -92,7 +92,8 @@ def build_lock(spec: EnvSpec, target: TargetPython, client: IndexClient, picked:
 
 def lock_env(env_file: Path | str, store: Any, index_config: IndexConfig | None = None, *,
              upgrade: bool = False, upgrade_packages: Iterable[str] = (), target: TargetPython | None = None,
-             write: bool = True, index_args: dict[str, Any] | None = None, offline: bool = False) -> Lock:
+             write: bool = True, index_args: dict[str, Any] | None = None, offline: bool = False,
+             progress: Callable[[str], None] | None = None) -> Lock:
     """Resolve `env_file` and write its lockfile (lock_path_for). Versions in an existing lock
     are kept where the spec still allows them, unless `upgrade` or named in `upgrade_packages`.
     Without `index_config`, the indexes come from `index_args` (the CLI's index flags:
@@ -105,7 +106,7 @@ def lock_env(env_file: Path | str, store: Any, index_config: IndexConfig | None 
             args.get("index_url"), tuple(args.get("extra_index_urls") or ()), tuple(args.get("find_links") or ()),
             offline or bool(args.get("offline")), spec.index)
     if target is None:
-        target = target_for_spec(store, spec.python, spec.python_specifier)
+        target = target_for_spec(store, spec.python, spec.python_specifier, progress)
     lock_path = lock_path_for(env_file)
     preferred: dict[str, Version] = {}
     if not upgrade and lock_path.exists() and lock_path != env_file:

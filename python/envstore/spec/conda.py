@@ -48,7 +48,8 @@ CONDA_ONLY: frozenset[str] = frozenset({
 # Names that select the interpreter, not a package.
 PYTHON_NAMES = frozenset({"python", "python_abi"})
 
-_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+# A leading underscore is legal in conda names (`_libgcc_mutex`, `_openmp_mutex`).
+_NAME = r"[A-Za-z0-9_][A-Za-z0-9._-]*"
 _SPEC_RE = re.compile(
     rf"^(?:(?P<channel>[A-Za-z0-9._/-]+)::)?(?P<name>{_NAME})\s*(?P<rest>.*)$"
 )

@@ -104,6 +104,9 @@ def _string(doc: Located, key: Key, value: Any) -> str:
         else:
             hint = f'quote it: "{raw}"'
         raise doc.error(key, f"expected text, got the number {raw}", hint)
+    if isinstance(value, bool):
+        raw = doc.raw.get(key, str(value).lower())
+        raise doc.error(key, f"expected text, got {raw} (YAML reads it as {str(value).lower()})", f'quote it: "{raw}"')
     raise doc.error(key, f"expected text, got {type(value).__name__ if value is not None else 'nothing'}")
 
 

@@ -75,6 +75,6 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, key: Key, doc: Located) -> 
     if isinstance(node, yaml.SequenceNode):
         return [_build(loader, item, key + (i,), doc) for i, item in enumerate(node.value)]
     value = loader.construct_object(node, deep=True)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if isinstance(value, (int, float)):  # bools too: `off` and `3.10` must be quoted as written
         doc.raw[key] = node.value
     return value
