@@ -44,7 +44,7 @@ pass_app = click.make_pass_decorator(AppContext)
     envvar="ENVSTORE_ROOT",
     help=f"Store directory [env: ENVSTORE_ROOT; default: {default_root()}].",
 )
-@click.option("-v", "--verbose", count=True, help="More detail on stderr; -v shows tracebacks.")
+@click.option("-v", "--verbose", count=True, help="Show the traceback of an error (for bug reports).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
 @click.pass_context
 def cli(ctx: click.Context, store_root: Path | None, verbose: int, quiet: bool) -> None:

@@ -41,7 +41,8 @@ def command(app, dry_run: bool, keep_age: str | None, keep_size: str | None, loc
     """Delete prefixes no root reaches, then every blob and manifest nothing live uses.
 
     Roots are out-links (.envstore/<name> beside env files) that still point at their prefix,
-    and the store's interpreters. A deleted or repointed out-link stops being a root. gc waits
+    profile generations (store use; drop old ones with store profile prune), and the store's
+    interpreters. A deleted or repointed out-link stops being a root. gc waits
     for running realizes to finish (they hold the store lock) and vice versa.
     """
     from pathlib import Path
