@@ -361,7 +361,28 @@ def render(results: dict) -> str:
          "range = fastest – slowest round; × = this row's median ÷ the section's envstore reference "
          "(marked ◆; above 1 means envstore's reference is faster). uv always gets `--link-mode hardlink` and the "
          "index options pip is configured with; pip is the one `python -m venv` bundles. Nothing is shared "
-         "between contenders: each has its own store or cache.", ""]
+         "between contenders: each has its own store or cache.", "",
+         "1. Cold: empty store and caches every round (fresh store, `UV_CACHE_DIR`, `PIP_CACHE_DIR`), from the "
+         "top-level names: each contender resolves, downloads and installs. envstore also compiles the "
+         "bytecode of every wheel; its first row also imports the interpreter into the store (and compiles "
+         "that bytecode), the ◆ row ran `store python import` untimed first. uv compiles only with "
+         "`--compile-bytecode`; pip compiles by default.",
+         "2. New env, known parts: another name, the same lock, every part in the store; uv from its warm cache "
+         "(`--link-mode hardlink`) with the lock's `name==version` pins. \"installed\" = files in place; "
+         "\"ready\" = bytecode too. pip's HTTP cache keeps only responses that carry caching headers and the "
+         "index as reached from here sends none, so its cache stays empty; pip installs from a local directory "
+         "of the same wheels (`pip download`, untimed) with `--no-index --find-links`: the best a warm pip can do.",
+         "3. Env exists: `store realize` of the env just realized vs `uv pip install` / `pip install` of the same "
+         "pins into a venv that has them.",
+         "4. Import: `python -c \"import …\"` of the set in a fresh process in each env of case 2: (a) right after "
+         "it was made (where nothing compiled bytecode, this import does), median over the rounds of case 2; "
+         "(b) again, in the last round's envs.",
+         "5. Disk of N envs of the set (the last cold round's store, uv cache and pip venv, grown with new envs "
+         "as in case 2), each inode counted once across all of a contender's directories (as one `du -s` of "
+         "them together). The venvs use the interpreter where it is; the store keeps a copy of its own, hence "
+         "the column without it. pip's column adds the wheel directory of case 2.",
+         "6. gc: the out-links of half of those envs removed, then `store gc`; for the peers, `rm -rf` of as "
+         "many venvs.", ""]
     for set_name, r in results["sets"].items():
         w += [f"## {set_name} set: {', '.join(r['packages'])} ({r['locked_packages']} packages locked)", "",
               "| case | contender | median | range | n | × |", "| --- | --- | --- | --- | --- | --- |"]
@@ -371,27 +392,8 @@ def render(results: dict) -> str:
                            ("first_import", "4a. first import"), ("repeat_import", "4b. repeat import")):
             rows = {(f"{k} ◆" if k.startswith("envstore") else k): x for k, x in r[key].items()}
             w += timing_rows(label, rows, next(k for k in rows if k.endswith("◆")))
-        w += ["",
-              "1. Empty store and caches every round (fresh store, `UV_CACHE_DIR`, `PIP_CACHE_DIR`), from the "
-              "top-level names: each contender resolves, downloads and installs. envstore also compiles the "
-              "bytecode of every wheel; the first row also imports the interpreter into the store (and compiles "
-              "its bytecode), the ◆ row ran `store python import` untimed first. uv compiles only with "
-              "`--compile-bytecode`; pip compiles by default.",
-              "2. A new env of another name from the same lock, every part in the store; uv from its warm cache "
-              "(`--link-mode hardlink`), both with the lock's `name==version` pins. \"installed\" = files in "
-              "place; \"ready\" = bytecode too. pip's HTTP cache keeps only responses with caching headers and "
-              f"the index as reached from here sends none (pip's cache held {fmt_b(r['pip_cache_bytes'])} after "
-              "a full install), so pip installs from a local directory of the same wheels (`pip download`, "
-              "untimed) with `--no-index --find-links`: the best a warm pip can do.",
-              "3. `store realize` of the env just realized vs `uv pip install` / `pip install` of the same pins "
-              "into a venv that has them.",
-              f"4. `python -c \"{IMPORTS[set_name]}\"` in a fresh process in each env of case 2: (a) right after "
-              "it was made (where nothing compiled bytecode, this import does), median over the rounds of case 2; "
-              "(b) again, in the last round's envs.", "",
-              "5. Disk of N envs of the set (the last cold round's store, uv cache and pip venv, grown with new "
-              "envs as in case 2), each inode counted once across all of a contender's directories (as one "
-              "`du -s` of them together). The venvs use the interpreter where it is; the store keeps a copy "
-              "of its own, hence the column without it.", ""]
+        w += ["", f"Case 4 runs `python -c \"{IMPORTS[set_name]}\"`. pip's HTTP cache held "
+              f"{fmt_b(r['pip_cache_bytes'])} after a full install (note 2).", "", "5. Disk", ""]
         cols = [k for k in r["disk"][0] if k != "envs"]
         w += ["| envs | " + " | ".join(cols) + " | uv + cache ÷ envstore without interpreter "
               "| pip ÷ envstore without interpreter |", "| --- " * (len(cols) + 3) + "|"]
@@ -400,7 +402,7 @@ def render(results: dict) -> str:
             w.append(f"| {row['envs']} | " + " | ".join(fmt_b(row[c]) for c in cols)
                      + f" | {row['uv venvs + uv cache'] / ref_b:.2f}× | {row['pip venvs'] / ref_b:.2f}× |")
         g = r["gc"]
-        w += ["", f"6. collecting {g['removed']} of {g['envs']} envs (their roots removed)", "",
+        w += ["", f"6. gc: collecting {g['removed']} of {g['envs']} envs (their roots removed)", "",
               "| contender | median | n | bytes freed |", "| --- | --- | --- | --- |"]
         for name, s in g.items():
             if isinstance(s, dict):
@@ -440,7 +442,13 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, help="every round count set to this (a smoke test: --rounds 1)")
     ap.add_argument("--disk", type=int, nargs="+", help="env counts for the disk case (default 1 5 20; quick 1 5)")
     ap.add_argument("--skip-shim", action="store_true")
+    ap.add_argument("--render", type=Path, metavar="RESULTS_JSON", help="only rewrite results.md from a results.json")
     args = ap.parse_args()
+    if args.render:
+        md = render(json.loads(args.render.read_text()))
+        (args.out / "results.md").write_text(md)
+        print(md)
+        return
     q = args.quick
     args.sets = args.sets or (["small"] if q else ["small", "datascience"])
     args.cold_rounds, args.warm_rounds, args.noop_rounds = (2, 3, 5) if q else (3, 5, 10)
