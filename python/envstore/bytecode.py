@@ -6,8 +6,10 @@ every prefix that uses the same wheel with the same interpreter."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from envstore._core import Store, remove_tree
@@ -30,6 +32,11 @@ for rel in sys.stdin.read().splitlines():
 """
 
 
+# Files per compiler run: small enough that the largest wheel spreads over every core, large
+# enough that interpreter start-up stays a small part of the work.
+CHUNK = 400
+
+
 class BytecodeError(EnvstoreError):
     code = "bytecode"
 
@@ -49,36 +56,60 @@ def put_sources(store: Store, entries: dict[str, dict], site_packages: str) -> s
     return store.put_manifest(json.dumps({"version": 1, "entries": sources}))
 
 
-def compile_bytecode(
-    store: Store, db: StoreDB, source_manifest: str | None, python: Path, interpreter_id: str, tmp: Path
-) -> str | None:
-    """Return the id of a manifest of __pycache__ files for the sources in `source_manifest`."""
-    if source_manifest is None:
-        return None
-    cached = db.bytecode(source_manifest, interpreter_id)
-    if cached is not None and manifest_usable(store, cached):
-        return cached
-    sources = json.loads(store.manifest_json(source_manifest))["entries"]
-    work = tmp / f"bytecode-{source_manifest[:16]}"
-    if work.exists():
-        remove_tree(work)
-    work.mkdir(parents=True)
+def compile_all(
+    store: Store, db: StoreDB, sources: list[str | None], python: Path, interpreter_id: str, tmp: Path
+) -> list[str | None]:
+    """For each sources manifest, the id of its manifest of __pycache__ files (None where there
+    is nothing to compile). Cached results are reused; the rest compile together, in chunks
+    spread over one target-interpreter process per core, so a cold realize does not wait for
+    one wheel after another."""
+    found: dict[str, str | None] = {}
+    todo: dict[str, list[str]] = {}
+    for src in sources:
+        if src is None or src in found or src in todo:
+            continue
+        cached = db.bytecode(src, interpreter_id)
+        if cached is not None and manifest_usable(store, cached):
+            found[src] = cached
+        else:
+            todo[src] = sorted(json.loads(store.manifest_json(src))["entries"])
+    if todo:
+        compiled = _compile(store, todo, python, tmp)
+        for src, manifest_id in compiled.items():
+            if manifest_id is not None:
+                db.register_bytecode(src, interpreter_id, manifest_id)
+        found.update(compiled)
+    return [found.get(src) if src is not None else None for src in sources]
+
+
+def _compile(store: Store, todo: dict[str, list[str]], python: Path, tmp: Path) -> dict[str, str | None]:
+    works = {src: tmp / f"bytecode-{src[:16]}" for src in todo}
     try:
-        store.materialize([("sources", source_manifest)], work / "src")
-        out = work / "out"
-        out.mkdir()
-        proc = subprocess.run(
-            [str(python), "-E", "-s", "-c", COMPILE_SCRIPT, str(work / "src"), str(out)],
-            input="\n".join(sorted(sources)),
-            capture_output=True,
-            text=True,
-        )
-        if proc.returncode != 0:
-            raise BytecodeError(f"compiling bytecode with {python} failed: {proc.stderr.strip()[-500:]}")
-        if not any(out.iterdir()):
-            return None
-        manifest_id = store.ingest_dir(out).manifest_id
+        for src, work in works.items():
+            if work.exists():
+                remove_tree(work)
+            work.mkdir(parents=True)
+            store.materialize([("sources", src)], work / "src")
+            (work / "out").mkdir()
+        jobs = [(works[src], files[i:i + CHUNK]) for src, files in todo.items() for i in range(0, len(files), CHUNK)]
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+            for _ in pool.map(lambda job: _run_compiler(python, *job), jobs):
+                pass  # re-raises the first failure
+        return {
+            src: store.ingest_dir(work / "out").manifest_id if any((work / "out").iterdir()) else None
+            for src, work in works.items()
+        }
     finally:
-        shutil.rmtree(work, ignore_errors=True)
-    db.register_bytecode(source_manifest, interpreter_id, manifest_id)
-    return manifest_id
+        for work in works.values():
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _run_compiler(python: Path, work: Path, files: list[str]) -> None:
+    proc = subprocess.run(
+        [str(python), "-E", "-s", "-c", COMPILE_SCRIPT, str(work / "src"), str(work / "out")],
+        input="\n".join(files),
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise BytecodeError(f"compiling bytecode with {python} failed: {proc.stderr.strip()[-500:]}")

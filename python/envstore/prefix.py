@@ -17,7 +17,7 @@ from typing import Protocol
 
 from envstore import settings
 from envstore._core import Store, make_dirs_read_only, remove_tree, sync_filesystem
-from envstore.bytecode import compile_bytecode, put_sources
+from envstore.bytecode import compile_all, put_sources
 from envstore.db import StoreDB
 from envstore.layout import BlobBatch, Layout, PlacedWheel, finish, place_core
 from envstore.store import manifest_usable
@@ -116,14 +116,15 @@ def assemble(
             part.core_id = store.put_manifest(json.dumps(part.core_doc))
             part.sources = put_sources(store, part.core_doc["entries"], layout.site_packages)
             new_rows.append((w.manifest_id, key, part.core_id, part.sources, part.placed.extra_json()))
+    bytecode = compile_all(
+        store, db, [p.sources for p in parts], Path(interpreter.executable), interpreter.manifest_id, tmp
+    )
+    for w, part, compiled in zip(wheels, parts, bytecode):
         manifests.append((w.label, part.core_id))
         if part.prefix_doc is not None:
             manifests.append((w.label + SCRIPTS, store.put_manifest(json.dumps(part.prefix_doc))))
-        bytecode = compile_bytecode(
-            store, db, part.sources, Path(interpreter.executable), interpreter.manifest_id, tmp
-        )
-        if bytecode is not None:
-            manifests.append((w.label + BYTECODE, bytecode))
+        if compiled is not None:
+            manifests.append((w.label + BYTECODE, compiled))
     db.register_placements(new_rows)
     return manifests
 
