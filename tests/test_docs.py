@@ -235,6 +235,15 @@ def _cli() -> click.Group:
     return cli
 
 
+def _take_option(command, path: list[str], arg: str, text: str, options: set[str]) -> int:
+    """Record the option `arg` of `command`; how many arguments it takes up (itself and its value)."""
+    opt = _find_option(command, arg.partition("=")[0])
+    if opt is None:
+        raise ValueError(f"{text}: unknown option {arg} of `store {' '.join(path)}`")
+    options.add(opt.name or arg)
+    return 1 if (opt.is_flag or opt.count or "=" in arg) else 2
+
+
 def _find_option(command: click.Command, name: str) -> click.Option | None:
     if name in ("-h", "--help"):
         return click.Option(["--help"], is_flag=True)
@@ -262,11 +271,7 @@ def parse_invocation(words: list[str]) -> Invocation:
                     options.add("verbose")
                     i += 1
                     continue
-                opt = _find_option(command, a.partition("=")[0])
-                if opt is None:
-                    raise ValueError(f"{text}: unknown option {a} of `store {' '.join(path)}`")
-                options.add(opt.name or a)
-                i += 1 if (opt.is_flag or opt.count or "=" in a) else 2
+                i += _take_option(command, path, a, text, options)
                 continue
             sub = command.commands.get(a) if isinstance(command, click.Group) else None
             if sub is None:
@@ -281,11 +286,7 @@ def parse_invocation(words: list[str]) -> Invocation:
         if a == "--":
             break
         if a.startswith("-") and len(a) > 1:
-            opt = _find_option(command, a.partition("=")[0])
-            if opt is None:
-                raise ValueError(f"{text}: unknown option {a} of `store {' '.join(path)}`")
-            options.add(opt.name or a)
-            i += 1 if (opt.is_flag or opt.count or "=" in a) else 2
+            i += _take_option(command, path, a, text, options)
             continue
         if not interspersed:
             break

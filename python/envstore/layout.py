@@ -167,16 +167,16 @@ def place_core(
     placed = PlacedWheel(dist_info, dict(out.record), scripts, ep)
     if placed.per_prefix:
         for name, _entry, _h in scripts:
-            _check_free(out, f"bin/{name}")
+            _check_free(out.entries, f"bin/{name}", wheel_filename)
     else:
         out.entries[f"{site}/{dist_info}/RECORD"] = _record_entry(out, site, dist_info)
         placed = PlacedWheel(dist_info, {}, [], None)
     return {"version": 1, "entries": out.entries}, placed
 
 
-def _check_free(out: _Builder, path: str) -> None:
-    if path in out.entries:
-        raise ArchiveError(f"{out.wheel} installs two different files at '{path}'")
+def _check_free(taken: dict, path: str, wheel: str) -> None:
+    if path in taken:
+        raise ArchiveError(f"{wheel} installs two different files at '{path}'")
 
 
 def finish(store: Store, placed: PlacedWheel, wheel_filename: str, layout: Layout, batch: BlobBatch) -> dict | None:
@@ -196,8 +196,7 @@ def finish(store: Store, placed: PlacedWheel, wheel_filename: str, layout: Layou
     if placed.entry_points is not None:
         ep = read_blob(store, placed.entry_points)
         for name, content in entry_point_scripts(ep, layout.python, wheel_filename).items():
-            if f"bin/{name}" in placed.record:
-                raise ArchiveError(f"{wheel_filename} installs two different files at 'bin/{name}'")
+            _check_free(placed.record, f"bin/{name}", wheel_filename)
             out.put_bytes(f"bin/{name}", content, executable=True)
     out.entries[f"{layout.site_packages}/{placed.dist_info}/RECORD"] = _record_entry(
         out, layout.site_packages, placed.dist_info
