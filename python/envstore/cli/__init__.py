@@ -28,7 +28,9 @@ class AppContext:
         return open_store(self.store_root)
 
     def info(self, message: str) -> None:
-        if not self.quiet:
+        from envstore.progress import print_above_bars
+
+        if not self.quiet and not print_above_bars(message):
             click.echo(message, err=True)
 
 
@@ -54,6 +56,10 @@ def cli(ctx: click.Context, store_root: Path | None, verbose: int, quiet: bool) 
     and hardlinked into every tree that uses it.
     """
     ctx.obj = AppContext(store_root=store_root, verbose=verbose, quiet=quiet)
+    if quiet:
+        from envstore import progress
+
+        progress.bars_enabled = False
 
 
 def _register() -> None:
@@ -68,6 +74,10 @@ def _register() -> None:
     for extra in (use.rollback_command, use.profile_group, shell.shell_command, shell.activate_command,
                   shell.hook_command):
         cli.add_command(extra)
+    from envstore.cli import add
+
+    cli.add_command(add.add_command)
+    cli.add_command(add.remove_command)
     # Nix users type "realise".
     cli.add_command(click.Command("realise", callback=realize.command.callback, params=realize.command.params,
                                   help=realize.command.help, hidden=True))
