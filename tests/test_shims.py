@@ -142,6 +142,39 @@ def test_fall_through_to_next_path_entry(world: World) -> None:
     assert out.returncode == 127 and out.stderr.startswith("error: idna: not found"), out.stderr
 
 
+def test_pip_never_falls_through_to_another_environment(world: World, tmp_path: Path) -> None:
+    fake = world.fallback / "pip"
+    fake.write_text("#!/bin/sh\necho another-environments-pip \"$@\"\n")
+    fake.chmod(0o755)
+    nopip = write_env(world.base / "nopip", "no-pip", world.va, ["six"])
+    p_nopip = run_store("realize", str(nopip), store_root=world.store, check=True).stdout.strip()
+    try:
+        # A project whose environment has no pip: refused, with how to add a package instead.
+        out = world.run(nopip.parent, "pip", "install", "idna")
+        assert out.returncode == 127 and out.stdout == "", out.stdout + out.stderr
+        error, hint = out.stderr.splitlines()
+        assert error.startswith("error: pip: ") and "has no pip" in error and str(nopip.parent) in error, error
+        assert hint.startswith("hint: ") and "`store add idna`" in hint, hint
+        out = world.run(nopip.parent, f"pip{world.va}", "--version")
+        assert out.returncode == 127 and "another-environments-pip" not in out.stdout, out.stdout
+        # The same for the default profile outside any project.
+        run_store("use", p_nopip, store_root=world.store, check=True)
+        out = world.run(world.outside, "pip", "--version")
+        assert out.returncode == 127 and "default profile" in out.stderr and out.stdout == "", out.stderr
+        # A project whose environment has pip runs its own.
+        assert str(world.prefix_a) in world.run(world.a.parent, "pip", "--version").stdout
+        # Nothing applies (another store: no project, profile or .python-version): PATH's pip is right.
+        other = run_store("shims", "install", "--dir", str(tmp_path / "bin"), store_root=tmp_path / "store",
+                          check=True)
+        env = {**world.env(), "PATH": os.pathsep.join([other.stdout.strip(), str(world.fallback), "/usr/bin", "/bin"])}
+        out = subprocess.run(["pip", "install", "six"], cwd=world.outside, env=env, capture_output=True, text=True,
+                             timeout=60)
+        assert (out.returncode, out.stdout) == (0, "another-environments-pip install six\n"), out.stderr
+    finally:
+        fake.unlink()
+        run_store("use", str(world.prefix_a), store_root=world.store, check=True)
+
+
 def test_two_shim_copies_on_path_never_loop(world: World) -> None:
     copy = world.base / "shim-copy"
     shutil.copytree(world.shim_dir, copy, symlinks=True)

@@ -24,10 +24,14 @@ def _fast_realize(argv: list[str]) -> Path | None:
             args = args[1:]
         else:
             return None
-    if not args or args[0] not in ("realize", "realise") or len(args) > 2:
+    if not args or args[0] not in ("realize", "realise") or len(args) > 3:
         return None
     rest = args[1:]
-    if rest and rest[0].startswith("-"):
+    if rest and rest[0] in ("-f", "--file") and len(rest) == 2:
+        rest = rest[1:]
+    elif rest and rest[0].startswith("--file=") and len(rest) == 1:
+        rest = [rest[0].split("=", 1)[1]]
+    if len(rest) > 1 or (rest and rest[0].startswith("-")):
         return None
     if rest:
         env_file = Path(rest[0])
@@ -44,7 +48,7 @@ def _fast_realize(argv: list[str]) -> Path | None:
 
 def main() -> None:
     argv = sys.argv[1:]
-    if len(argv) <= 4 and any(a in ("realize", "realise") for a in argv):
+    if len(argv) <= 6 and any(a in ("realize", "realise") for a in argv):
         try:
             prefix = _fast_realize(argv)
         except Exception:  # noqa: BLE001 - any doubt: take the full path, which reports properly

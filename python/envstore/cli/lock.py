@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from envstore.cli.envfile import file_option
+
 
 def index_options(f):  # type: ignore[no-untyped-def]
     """The index flags shared by `store lock` and `store realize`."""
@@ -23,6 +25,7 @@ def index_options(f):  # type: ignore[no-untyped-def]
 
 
 @click.command("lock")
+@file_option("env_file")
 @click.argument("env_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @index_options
 @click.option("--upgrade", is_flag=True, help="Ignore the existing lock's pins and take the newest versions.")
@@ -31,13 +34,14 @@ def index_options(f):  # type: ignore[no-untyped-def]
 @click.pass_obj
 def command(app, env_file: Path | None, index_url: str | None, extra_index_urls: tuple[str, ...],
             find_links: tuple[str, ...], offline: bool, upgrade: bool, upgrade_packages: tuple[str, ...]) -> None:
-    """Resolve ENV_FILE (default env.yml, then environment.yml) and write its lockfile.
+    """Resolve ENV_FILE or -f FILE (default env.yml, then environment.yml) and write its lockfile.
 
     The lockfile is pylock.toml beside env.yml/environment.yml, pylock.<stem>.toml beside any
     other env file. Versions already locked are kept unless --upgrade/--upgrade-package.
     """
     from envstore.errors import UsageError
     from envstore.index.config import resolve_index_config
+    from envstore.progress import duration, plural
     from envstore.resolve import lock_env
     from envstore.spec import find_env_file, load_spec
     from envstore.lockfile import lock_path_for, read_lock
@@ -49,7 +53,7 @@ def command(app, env_file: Path | None, index_url: str | None, extra_index_urls:
         if upgrade or upgrade_packages:
             raise UsageError(f"{env_file} is a lockfile; --upgrade needs the env file it was made from")
         existing = read_lock(env_file)
-        app.info(f"{env_file.name} is already a lockfile ({len(existing.packages)} packages, written by "
+        app.info(f"{env_file.name} is already a lockfile ({plural(len(existing.packages), 'package')}, written by "
                  f"{existing.created_by}); nothing to resolve: `store realize {env_file}` uses it as it is")
         click.echo(str(env_file.absolute()))
         return
@@ -58,6 +62,6 @@ def command(app, env_file: Path | None, index_url: str | None, extra_index_urls:
     store = app.store()
     lock = lock_env(env_file, store, config, upgrade=upgrade, upgrade_packages=upgrade_packages, progress=app.info)
     path = lock_path_for(env_file)
-    app.info(f"locked {len(lock.packages)} packages for python {lock.interpreter.get('version', '?')} "
-             f"in {time.monotonic() - started:.2f}s")
+    app.info(f"locked {plural(len(lock.packages), 'package')} for python {lock.interpreter.get('version', '?')} "
+             f"in {duration(time.monotonic() - started)}")
     click.echo(str(path.absolute()))

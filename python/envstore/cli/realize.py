@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from envstore.cli.envfile import file_option
 from envstore.cli.lock import index_options
 from envstore.errors import UsageError
 
@@ -22,6 +23,7 @@ def default_env_file(given: Path | None) -> Path:
 
 
 @click.command("realize")
+@file_option("env_file")
 @click.argument("env_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @index_options
 @click.option("--frozen", is_flag=True, help="Use the lockfile as it is; fail if it is missing or stale.")
@@ -34,7 +36,7 @@ def command(app, env_file: Path | None, index_url: str | None, extra_index_urls:
             lock_timeout: float | None) -> None:
     """Make the environment of ENV_FILE exist and print its prefix.
 
-    ENV_FILE defaults to env.yml, then environment.yml, in the current directory. The lockfile
+    ENV_FILE (or -f FILE) defaults to env.yml, then environment.yml, in the current directory. The lockfile
     beside it (pylock.toml) is used when it matches the env file and written when it does not.
     The prefix STORE/envs/<hash>-<name> is derived from the lock and the interpreter; when it
     already exists this returns at once. A link .envstore/<name> beside the env file keeps the

@@ -21,19 +21,29 @@ def activated_environ(prefix: Path) -> dict[str, str]:
 
 @click.command("run", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
 @click.option("-f", "--file", "env_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="The env file (default: env.yml, then environment.yml).")
-@click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED)
+              help="The env file (default: env.yml, then environment.yml); or give it before CMD.")
+@click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED, metavar="[ENV_FILE] [--] CMD...")
 @click.pass_obj
 def command(app, env_file: Path | None, cmd: tuple[str, ...]) -> None:
     """Run CMD with the environment's bin/ first on PATH (and VIRTUAL_ENV set).
 
     The environment is realized first if needed. Use `--` before CMD when it has options:
-    store run -- python -c 'import sys; print(sys.prefix)'
+    store run -- python -c 'import sys; print(sys.prefix)'. The env file is -f FILE or a
+    first word ending in .yml, .yaml or .toml: store run ci.yml -- pytest
     """
+    from envstore.cli.envfile import looks_like_env_file
     from envstore.cli.realize import default_env_file
     from envstore.realize import RealizeOptions, realize
 
+    if env_file is None and looks_like_env_file(cmd[0]):
+        env_file, cmd = Path(cmd[0]), cmd[1:]
+        if cmd[:1] == ("--",):
+            cmd = cmd[1:]
+    if not cmd:
+        raise click.UsageError("no command to run: store run [-f ENV_FILE | ENV_FILE] -- CMD...")
     env_file = default_env_file(env_file)
+    if not env_file.is_file():
+        raise UsageError(f"env file {env_file} does not exist")
     prefix = realize(env_file, app.store_root, RealizeOptions(), app.info)
     env = activated_environ(prefix)
     program = shutil.which(cmd[0], path=env["PATH"])

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from envstore.cli.envfile import file_option
 from envstore.errors import UsageError
 
 SHELL_CHOICE = click.Choice(["bash", "zsh", "fish"])
@@ -38,6 +39,7 @@ def activation_for(app, env: str | None):
 
 
 @click.command("activate")
+@file_option("env", as_str=True)
 @click.option("--shell", "shell", type=SHELL_CHOICE, default=None,
               help="Script dialect (default: from $SHELL, else bash).")
 @click.argument("env", required=False, metavar="[ENV_FILE|PREFIX]")
@@ -56,6 +58,7 @@ def activate_command(app, shell: str | None, env: str | None) -> None:
 
 
 @click.command("shell")
+@file_option("env", as_str=True)
 @click.argument("env", required=False, metavar="[ENV_FILE|PREFIX]")
 @click.pass_obj
 def shell_command(app, env: str | None) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from envstore.cli.envfile import file_option
 from envstore.cli.format import json_document
 from envstore.errors import UsageError
 
@@ -27,12 +28,10 @@ def prefix_for(app, target: str) -> tuple[Path, Path | None, Path | None]:
         raise UsageError(f"no env file or prefix at {target}")
     from envstore.realize import RealizeOptions, realize
 
+    from envstore.roots import out_link_of
+
     prefix = realize(path, app.store_root, RealizeOptions(), app.info)
-    # The out-link realize made: named after the environment, pointing at the prefix.
-    dot = path.absolute().parent / ".envstore"
-    links = sorted(p for p in dot.iterdir() if p.is_symlink() and p.name != "active"
-                   and os.readlink(p) == str(prefix)) if dot.is_dir() else []
-    return prefix, path.absolute(), links[0] if links else None
+    return prefix, path.absolute(), out_link_of(path.absolute(), prefix)
 
 
 def _inside(directory: Path, cwd: Path) -> bool:
@@ -44,7 +43,8 @@ def _inside(directory: Path, cwd: Path) -> bool:
 
 
 @click.command("use")
-@click.argument("target", metavar="ENV_FILE|PREFIX")
+@file_option("target", required=True, as_str=True, metavar="ENV_FILE|PREFIX")
+@click.argument("target", required=False, metavar="ENV_FILE|PREFIX")
 @PROFILE_OPTION
 @click.pass_obj
 def command(app, target: str, profile: str) -> None:
@@ -123,4 +123,6 @@ def prune_command(app, profile: str, older_than: str, dry_run: bool) -> None:
     for g in removed:
         click.echo(f"{g.number}\t{g.prefix}")
     verb = "would remove" if dry_run else "removed"
-    app.info(f"{verb} {len(removed)} generation(s) of profile {profile}")
+    from envstore.progress import plural
+
+    app.info(f"{verb} {plural(len(removed), 'generation')} of profile {profile}")

@@ -14,7 +14,11 @@
 //!  3. else the default profile (STORE/profiles/default -> generation link -> prefix);
 //!  4. else, or when the chosen directory has no `bin/<name>`, the next PATH entry that is not
 //!     a shim directory; ENVSTORE_SHIM_HOPS counts such hops so two shim copies on PATH cannot
-//!     loop forever.
+//!     loop forever. Except: while a project (1) or the profile (3) applies, `python*` and
+//!     `pip*` never fall through (the next `pip` on PATH is another environment's, and
+//!     `pip install` there changes the wrong environment): the shim says the environment has no
+//!     such command and how to add a package. Other commands (console scripts, tools installed
+//!     on their own) still fall through.
 //!
 //! Everything it needs about the store comes from `.envstore-shims-v1`, a tab-separated text
 //! file beside the binary that `store shims install` (and each realize and `store use`) rewrites.
@@ -62,11 +66,13 @@ impl Kind {
     }
 }
 
-/// The directory whose bin/ serves the command.
+/// The directory whose bin/ serves the command, and for a project where it was chosen.
 #[derive(Debug)]
 struct Target {
     kind: Kind,
     dir: PathBuf,
+    /// The project directory and its active env file (when `.envstore/active` names one).
+    project: Option<(PathBuf, Option<PathBuf>)>,
 }
 
 fn parse_index(data: &[u8]) -> Index {
@@ -229,12 +235,14 @@ fn resolve(cwd: &Path, index: &Index) -> Result<Option<Target>, String> {
             Pick::Found(link, active) => {
                 let prefix = follow(&link);
                 if prefix.is_dir() {
-                    if let Some(active) = active {
-                        warn_if_stale(dir, &link, &active);
+                    if let Some(active) = &active {
+                        warn_if_stale(dir, &link, active);
                     }
+                    let env_file = active.and_then(|a| a.get(1).cloned());
                     return Ok(Some(Target {
                         kind: Kind::Env,
                         dir: prefix,
+                        project: Some((dir.to_path_buf(), env_file)),
                     }));
                 }
             }
@@ -260,6 +268,7 @@ fn resolve(cwd: &Path, index: &Index) -> Result<Option<Target>, String> {
                 return Ok(Some(Target {
                     kind: Kind::Python,
                     dir: found,
+                    project: None,
                 }))
             }
             Err(asked) => {
@@ -279,6 +288,7 @@ fn resolve(cwd: &Path, index: &Index) -> Result<Option<Target>, String> {
             return Ok(Some(Target {
                 kind: Kind::Profile,
                 dir: prefix,
+                project: None,
             }));
         }
     }
@@ -358,6 +368,90 @@ fn fall_through(
     )
 }
 
+/// `python`, `python3`, `python3.12`, `pip`, `pip3`, `pip3.12`: the commands that act on a
+/// Python environment itself, so running another environment's copy is never what was meant.
+fn is_environment_command(name: &OsStr) -> bool {
+    let name = name.as_bytes();
+    [b"python".as_slice(), b"pip".as_slice()]
+        .iter()
+        .any(|stem| {
+            name.strip_prefix(*stem)
+                .is_some_and(|rest| rest.iter().all(|&b| b.is_ascii_digit() || b == b'.'))
+        })
+}
+
+/// `pip install six idna` -> `store add six idna` (`store remove` for uninstall), with `-f FILE`
+/// unless the env file is one `store` finds by itself; anything with options or files in it
+/// gets the general form.
+fn store_command_for(args: &[OsString], env_file: Option<&Path>) -> String {
+    let file = match env_file {
+        Some(f) if f != Path::new("env.yml") && f != Path::new("environment.yml") => {
+            format!(" -f {}", f.display())
+        }
+        _ => String::new(),
+    };
+    let (verb, rest) = match args.split_first() {
+        Some((v, rest)) if v == "install" => ("add", rest),
+        Some((v, rest)) if v == "uninstall" => ("remove", rest),
+        _ => return format!("store add{file} PKG"),
+    };
+    let plain = !rest.is_empty()
+        && rest.iter().all(|a| {
+            let a = a.as_bytes();
+            !a.is_empty() && a[0] != b'-' && !a.contains(&b'/') && !a.contains(&b' ')
+        });
+    if plain {
+        let names: Vec<String> = rest
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        format!("store {verb}{file} {}", names.join(" "))
+    } else {
+        format!("store {verb}{file} PKG")
+    }
+}
+
+/// What to say instead of running another environment's `python*`/`pip*`: (error, hint).
+fn no_such_command(name: &OsStr, target: &Target, args: &[OsString]) -> (String, String) {
+    let shown = name.to_string_lossy();
+    let prefix = target.dir.file_name().unwrap_or_default().to_string_lossy();
+    let whose = match &target.project {
+        Some((project, _)) => format!("the environment of {} ({prefix})", project.display()),
+        None => format!("the default profile's environment ({prefix})"),
+    };
+    let error = format!(
+        "{shown}: {whose} has no {shown}, and the shims do not run another environment's {shown} while it applies"
+    );
+    let is_pip = name.as_bytes().starts_with(b"pip");
+    let hint = match (&target.project, is_pip) {
+        (Some((project, env_file)), true) => {
+            let (edit, realize) = match env_file {
+                Some(e) => (e.display().to_string(), format!("store realize {}", e.display())),
+                None => ("the env file".to_string(), "store realize".to_string()),
+            };
+            format!(
+                "in {}: `{}` (or edit {edit} and run `{realize}`); `{}` gives the environment its own pip",
+                project.display(),
+                store_command_for(args, env_file.as_deref()),
+                store_command_for(&[OsString::from("install"), OsString::from("pip")], env_file.as_deref()),
+            )
+        }
+        (Some((project, env_file)), false) => {
+            let env_file = env_file
+                .as_ref()
+                .map(|e| e.display().to_string())
+                .unwrap_or_else(|| "the env file".to_string());
+            format!(
+                "{shown} is another Python: change `python=` in {env_file} and run `store realize` in {}, or run it from outside the project",
+                project.display()
+            )
+        }
+        (None, true) => "add the package to the env file the profile was made from and run `store use ENV_FILE` again (in a project: `store add PKG`)".to_string(),
+        (None, false) => "switch the profile to an environment with that Python: `store use ENV_FILE`".to_string(),
+    };
+    (error, hint)
+}
+
 fn main() {
     let mut argv = env::args_os();
     let argv0 = argv.next().unwrap_or_default();
@@ -382,6 +476,11 @@ fn main() {
             let program = target.dir.join("bin").join(&name);
             if is_executable_file(&program) {
                 exec(&program, &args, None);
+            }
+            if target.kind != Kind::Python && is_environment_command(&name) {
+                let (error, hint) = no_such_command(&name, &target, &args);
+                let _ = writeln!(std::io::stderr(), "error: {error}\nhint: {hint}");
+                exit(127)
             }
             let why = format!("in {}", target.dir.display());
             fall_through(&name, &shim_dir, me, &args, &why)
@@ -501,6 +600,65 @@ mod tests {
         let t = resolve(&outside, &idx).expect("ok").expect("found");
         assert_eq!((t.kind, t.dir), (Kind::Python, PathBuf::from("/p12")));
         let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn only_python_and_pip_are_environment_commands() {
+        for n in ["python", "python3", "python3.12", "pip", "pip3", "pip3.11"] {
+            assert!(is_environment_command(OsStr::new(n)), "{n}");
+        }
+        for n in [
+            "pipx",
+            "pytest",
+            "python-config",
+            "pip-compile",
+            "idna",
+            "py",
+        ] {
+            assert!(!is_environment_command(OsStr::new(n)), "{n}");
+        }
+    }
+
+    #[test]
+    fn pip_install_names_the_store_command() {
+        let a = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
+        let env = Some(Path::new("env.yml"));
+        let ci = Some(Path::new("ci.yml"));
+        assert_eq!(
+            store_command_for(&a(&["install", "six", "idna"]), env),
+            "store add six idna"
+        );
+        assert_eq!(
+            store_command_for(&a(&["uninstall", "six"]), None),
+            "store remove six"
+        );
+        assert_eq!(
+            store_command_for(&a(&["install", "six"]), ci),
+            "store add -f ci.yml six"
+        );
+        assert_eq!(
+            store_command_for(&a(&["install", "-r", "req.txt"]), env),
+            "store add PKG"
+        );
+        assert_eq!(
+            store_command_for(&a(&["install", "./src"]), env),
+            "store add PKG"
+        );
+        assert_eq!(
+            store_command_for(&a(&["--version"]), ci),
+            "store add -f ci.yml PKG"
+        );
+        let target = Target {
+            kind: Kind::Env,
+            dir: PathBuf::from("/s/envs/abc-proj"),
+            project: Some((PathBuf::from("/p"), Some(PathBuf::from("env.yml")))),
+        };
+        let (error, hint) = no_such_command(OsStr::new("pip"), &target, &a(&["install", "six"]));
+        assert!(error.contains("/p (abc-proj) has no pip"), "{error}");
+        assert!(
+            hint.contains("`store add six`") && hint.contains("env.yml"),
+            "{hint}"
+        );
     }
 
     #[test]
