@@ -36,7 +36,28 @@ def _lock_of_prefix(store: Store, db: StoreDB, prefix: Path) -> Inventory:
         wheels = (LockedWheel(url=art.url, filename=art.filename, size=art.size or None, sha256=art.sha256),) if art else ()
         packages.append(LockedPackage(name=name, version=version, wheels=wheels))
     python = Path(row.interpreter).name.rsplit("-", 1)[-1] if row.interpreter else None
-    return Inventory(str(prefix), row.name, python, Lock(packages=tuple(packages)))
+    requires_python, interpreter = _interpreter_identity(store, row.interpreter, python)
+    lock = Lock(packages=tuple(packages), requires_python=requires_python, interpreter=interpreter)
+    return Inventory(str(prefix), row.name, python, lock)
+
+
+def _interpreter_identity(store: Store, store_path: str | None, version: str | None) -> tuple[str | None, dict[str, str]]:
+    """requires-python and [tool.envstore.interpreter] for a prefix's interpreter, as a fresh
+    lock records them, so that realizing an export elsewhere uses the same Python rather than
+    whichever is newest there (the prefix's wheels were chosen for this one)."""
+    from envstore.interpreters import list_interpreters
+    from envstore.target import TargetPython
+
+    info = next((i for i in list_interpreters(store) if str(i.store_path) == store_path), None)
+    if info is not None:
+        identity = TargetPython.from_interpreter_info(info).identity()
+        version = info.version
+    elif version:
+        identity = {"implementation": "cpython", "version": version}  # its record is gone: the name still says
+    else:
+        return None, {}
+    major_minor = ".".join(version.split(".")[:2])
+    return f"=={major_minor}.*", identity
 
 
 def inventory(store: Store, db: StoreDB, target: Path) -> Inventory:

@@ -34,6 +34,43 @@ class LockfileError(EnvstoreError):
         super().__init__(f"{path.name}: {message}" if path else message)
 
 
+def tag_rank(tags: Iterable[str]) -> dict[str, int]:
+    """Tag -> preference (0 is best) for an interpreter's tags, most preferred first."""
+    rank: dict[str, int] = {}
+    for i, t in enumerate(tags):
+        rank.setdefault(str(t), i)
+    return rank
+
+
+def wheel_tags(filename: str) -> list[str]:
+    """The compatibility tags a wheel's file name declares (expanded from compressed tag
+    sets); none for a name that is not a valid wheel file name."""
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+    try:
+        return [str(t) for t in parse_wheel_filename(filename)[3]]
+    except (InvalidWheelFilename, ValueError):
+        return []
+
+
+def _python_allowed(requires_python: str, version: str) -> bool:
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        return SpecifierSet(requires_python).contains(version, prereleases=True)
+    except InvalidSpecifier:
+        return True  # an unreadable constraint from an index is not ours to enforce; the tags still are
+
+
+def _marker_holds(marker: str, environment: dict[str, Any], what: str, path: Path | None = None) -> bool:
+    from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
+
+    try:
+        return Marker(marker).evaluate(environment, context="lock_file")
+    except (InvalidMarker, UndefinedComparison, UndefinedEnvironmentName) as e:
+        raise LockfileError(f"{what} cannot be evaluated: {marker!r} ({e})", path) from None
+
+
 @dataclass(frozen=True)
 class LockedWheel:
     url: str | None
@@ -74,21 +111,21 @@ class LockedPackage:
         tools may list one per platform; use `choose_wheel(tags)` for those."""
         return self.wheels[0] if len(self.wheels) == 1 else None
 
-    def choose_wheel(self, tags: Iterable[str]) -> LockedWheel | None:
-        """The listed wheel whose tags rank best for an interpreter (tags most preferred first)."""
-        from packaging.utils import parse_wheel_filename
-
-        rank = {t: i for i, t in enumerate(tags)}
+    def choose_wheel(self, tags: Iterable[str] | dict[str, int]) -> LockedWheel | None:
+        """The listed wheel whose tags rank best for an interpreter (tags most preferred first,
+        or a `tag_rank` of them when many packages are matched against one interpreter)."""
+        rank = tags if isinstance(tags, dict) else tag_rank(tags)
         best: tuple[int, LockedWheel] | None = None
         for w in self.wheels:
-            try:
-                wtags = parse_wheel_filename(w.filename)[3]
-            except ValueError:
-                continue
-            score = min((rank[str(t)] for t in wtags if str(t) in rank), default=None)
+            score = min((rank[t] for t in wheel_tags(w.filename) if t in rank), default=None)
             if score is not None and (best is None or score < best[0]):
                 best = (score, w)
         return best[1] if best else None
+
+    def applies(self, environment: dict[str, Any]) -> bool:
+        """Whether the package's PEP 751 marker holds for an interpreter's marker environment
+        (with `extras` and `dependency_groups` set, as lock-file markers may use them)."""
+        return not self.marker or _marker_holds(self.marker, environment, f"the marker of {self.name} {self.version}")
 
     def to_toml(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "version": self.version}
@@ -105,6 +142,37 @@ class LockedPackage:
 
 
 @dataclass(frozen=True)
+class Misfit:
+    """Why an interpreter cannot install a lock: the first package it cannot install (or, for
+    `environments`, none) and the reason: "tags", "requires-python", "no-wheel", "environments"."""
+
+    package: LockedPackage | None
+    reason: str
+    detail: str = ""
+
+    def subject(self) -> str:
+        """The wheel (or package) to name in a message."""
+        p = self.package
+        if p is None:
+            return "the lock"
+        if len(p.wheels) == 1:
+            return f"{p.wheels[0].filename} ({p.name} {p.version})"
+        if not p.wheels:
+            return f"{p.name} {p.version}"
+        return f"{p.name} {p.version} (none of its {len(p.wheels)} wheels: {', '.join(w.filename for w in p.wheels)})"
+
+    def why(self) -> str:
+        if self.reason == "no-wheel":
+            return "the lock has no wheel for it (only a source distribution or other source), and envstore installs wheels"
+        if self.reason == "requires-python":
+            return f"it requires python {self.detail}"
+        if self.reason == "environments":
+            return f"the lock applies only where one of its environments holds: {self.detail}"
+        tags = sorted({t for w in self.package.wheels for t in wheel_tags(w.filename)}) if self.package else []
+        return f"it is built for {', '.join(tags)}" if tags else "its file name is not a valid wheel name"
+
+
+@dataclass(frozen=True)
 class Lock:
     packages: tuple[LockedPackage, ...]
     requires_python: str | None = None
@@ -115,6 +183,10 @@ class Lock:
     interpreter: dict[str, str] = field(default_factory=dict)
     indexes: tuple[str, ...] = ()
     path: Path | None = None
+    # PEP 751 `environments` (markers, one of which must hold) and `default-groups`: read so
+    # that a lock another tool wrote is realized only where it says it applies.
+    environments: tuple[str, ...] = ()
+    default_groups: tuple[str, ...] = ()
 
     def package(self, name: str) -> LockedPackage | None:
         from packaging.utils import canonicalize_name
@@ -125,13 +197,42 @@ class Lock:
     def for_tags(self, tags: Iterable[str]) -> Lock:
         """This lock with each package narrowed to its best wheel for these tags, so that
         `package.wheel` is set for locks that list wheels for several platforms."""
-        tags = list(tags)
+        rank = tag_rank(tags)
         out = []
         for p in self.packages:
-            w = p.choose_wheel(tags)
+            w = p.choose_wheel(rank)
             if w is None:
                 raise LockfileError(f"no wheel of {p.name} {p.version} is compatible with the interpreter",
                                     self.path, "lock again for this interpreter: store lock")
+            out.append(replace(p, wheels=(w,)))
+        return replace(self, packages=tuple(out))
+
+    def fit(self, tags: Iterable[str], marker_env: dict[str, str]) -> Lock | Misfit:
+        """This lock as one interpreter would install it: the packages whose markers hold for
+        it, each narrowed to its best wheel; or the first package (in lock order) it cannot
+        install. Nothing here trusts that the lock was made for this interpreter."""
+        # No extras are selected; `extra` too, for tools that still write requirement-style markers.
+        environment: dict[str, Any] = {**marker_env, "extra": "", "extras": frozenset(),
+                                       "dependency_groups": frozenset(self.default_groups)}
+        if self.environments and not any(_marker_holds(m, environment, "an environments marker", self.path)
+                                         for m in self.environments):
+            return Misfit(None, "environments", ", ".join(self.environments))
+        rank = tag_rank(tags)
+        python = marker_env.get("python_full_version", "")
+        out = []
+        for p in self.packages:
+            try:
+                if not p.applies(environment):
+                    continue
+            except LockfileError as e:
+                raise LockfileError(str(e), self.path) from None
+            if not p.wheels:
+                return Misfit(p, "no-wheel")
+            if p.requires_python and not _python_allowed(p.requires_python, python):
+                return Misfit(p, "requires-python", p.requires_python)
+            w = p.choose_wheel(rank)
+            if w is None:
+                return Misfit(p, "tags")
             out.append(replace(p, wheels=(w,)))
         return replace(self, packages=tuple(out))
 
@@ -139,6 +240,10 @@ class Lock:
         doc: dict[str, Any] = {"lock-version": LOCK_VERSION}
         if self.requires_python:
             doc["requires-python"] = self.requires_python
+        if self.environments:
+            doc["environments"] = list(self.environments)
+        if self.default_groups:
+            doc["default-groups"] = list(self.default_groups)
         doc["created-by"] = self.created_by
         doc["packages"] = [p.to_toml() for p in sorted(self.packages, key=lambda p: (p.name, p.version))]
         tool: dict[str, Any] = {"version": TOOL_VERSION}
@@ -216,6 +321,7 @@ def parse_lock(data: dict[str, Any], path: Path | None = None) -> Lock:
         created_by=data.get("created-by", "unknown"), spec_hash=tool.get("spec-hash"),
         env_file_hash=tool.get("env-file-hash"), interpreter=dict(tool.get("interpreter") or {}),
         indexes=tuple(tool.get("indexes") or ()), path=path,
+        environments=tuple(data.get("environments") or ()), default_groups=tuple(data.get("default-groups") or ()),
     )
 
 
@@ -252,6 +358,6 @@ def is_stale(lock: Lock, env_file: Path | str) -> bool:
 
 
 __all__ = [
-    "Lock", "LockedPackage", "LockedWheel", "LockfileError", "dumps_lock", "file_hash",
+    "Lock", "LockedPackage", "LockedWheel", "LockfileError", "Misfit", "tag_rank", "wheel_tags", "dumps_lock", "file_hash",
     "is_stale", "lock_path_for", "parse_lock", "read_lock", "write_lock",
 ]

@@ -6,9 +6,12 @@ from pathlib import Path
 
 import click
 
+from envstore.cli.envfile import file_option
+
 
 @click.command("export")
-@click.argument("target", type=click.Path(exists=True, path_type=Path))
+@file_option("target", required=True, exists=True, metavar="TARGET")
+@click.argument("target", required=False, type=click.Path(exists=True, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["env", "pylock"]), default="env", show_default=True,
               help="env: an env.yml with exact pins; pylock: a PEP 751 lockfile with hashes.")
 @click.pass_obj
