@@ -61,7 +61,7 @@ def test_python_range(tmp_path):
     ("name: x\nname: y\n", "env.yml:2:1", "duplicate key 'name' (first at line 1)", "merge"),
     ("name: x\ndependencies:\n  - 3.10\n", "env.yml:3:5", "the number 3.10", 'quote it: "3.10"'),
     ("name: off\n", "env.yml:1:7", "got off (YAML reads it as false)", 'quote it: "off"'),
-    ("name: x\ndependencies:\n  - numpy=1.2=py311_0\n", "env.yml:3:5", "build strings", "numpy=1.2"),
+    ("name: x\ndependencies:\n  - numpy=1.2=py311_0\n", "env.yml:3:5", "build strings", "numpy==1.2"),
     ("name: x\ndependencies:\n  - pip:\n    - 'not a [req'\n", "env.yml:4:7", "invalid requirement", "PEP 508"),
     ("name: x\nenvstore:\n  link-mod: copy\n", "env.yml:3:3", "unknown key 'link-mod'", "link-mode"),
     ("name: x\nenvstore:\n  link-mode: hardlnk\n", "env.yml:3:14", "unknown link mode", "hardlink"),
@@ -76,17 +76,60 @@ def test_errors_name_line_and_hint(tmp_path, text, where, needle, hint):
 
 
 def test_conda_only_packages_named(tmp_path):
+    """Every conda-only name is reported in one error; one with an index equivalent names it."""
     with pytest.raises(CondaOnlyPackageError) as e:
         load_spec(write(tmp_path, "dependencies:\n  - numpy\n  - cudatoolkit=11.8\n  - mkl\n  - libgcc-ng\n"))
-    assert "cudatoolkit, mkl, libgcc-ng" in str(e.value) and str(e.value).startswith("env.yml:3:5")
+    text = str(e.value)
+    assert text.startswith("env.yml: 3 problems (3 conda-only packages):") and [p.line for p in e.value.problems] == [3, 4, 5]
+    assert "env.yml:3:5: 'cudatoolkit=11.8'" in text and "`nvidia-cuda-runtime-cu11==11.8.*`" in text
+    assert "the `mkl` wheel" in text and "env.yml:5:5: 'libgcc-ng'" in text
 
 
 def test_conda_export_underscore_packages_are_conda_only(tmp_path):
     """`conda env export` starts with `_libgcc_mutex` and `_openmp_mutex`: named as conda-only,
-    not rejected as a malformed match spec."""
+    not rejected as a malformed match spec, on one line with the other system libraries."""
     with pytest.raises(CondaOnlyPackageError) as e:
         load_spec(write(tmp_path, "dependencies:\n  - _libgcc_mutex=0.1\n  - _openmp_mutex\n  - six\n"))
-    assert "_libgcc_mutex, _openmp_mutex" in str(e.value) and str(e.value).startswith("env.yml:2:5")
+    assert "env.yml:2:5 (and line 3): conda-only packages (a C library): _libgcc_mutex, _openmp_mutex" in str(e.value)
+
+
+@pytest.mark.parametrize("entry,expected", [
+    ("requests =2.31", "requests==2.31.*"),
+    ("click >=8.1", "click>=8.1"),
+    ("pkg=1.0.0rc1", "pkg==1.0.0rc1"),
+    ("pydantic=2.0b3", "pydantic==2.0b3"),
+    ("pytz =2023.3.post1", "pytz==2023.3.post1"),
+    ("pkg=1.0.dev2", "pkg==1.0.dev2"),
+    ("numpy[version='>=1.24,<2']", "numpy<2,>=1.24"),
+    ('pandas[version=">=2.0"]', "pandas>=2.0"),
+    ("x >=1.2*", "x>=1.2"),
+    ("x=1!2.0", "x==1!2.0.*"),
+    ("x !=1.2.*", "x!=1.2.*"),
+    ("x=1.0=*", "x==1.0"),
+    ("x[extras=[a,b]]", "x[a,b]"),
+    ("opencv3", "opencv-python"),
+    ("dask-core", "dask"),
+    ("pyqt=5.15", "pyqt5==5.15.*"),
+    ("pyqt", "pyqt5"),
+    ("python-graphviz", "graphviz"),
+    ("pytables", "tables"),
+])
+def test_match_specs_real_files_use(tmp_path, entry, expected):
+    spec = load_spec(write(tmp_path, f"dependencies:\n  - {entry}\n"))
+    assert reqs(spec) == [expected]
+
+
+@pytest.mark.parametrize("entry,conda_form,pep440", [
+    ("python='3.10'", "3.10", "==3.10.*"),
+    ('python="3.11"', "3.11", "==3.11.*"),
+    ("python =3.10", "3.10", "==3.10.*"),
+    ("python >=3.10,<3.12", ">=3.10,<3.12", "<3.12,>=3.10"),
+    ("python 3.12.1", "==3.12.1", "==3.12.1"),
+    ("python[version='>=3.9']", ">=3.9", ">=3.9"),
+])
+def test_python_forms(tmp_path, entry, conda_form, pep440):
+    spec = load_spec(write(tmp_path, f"dependencies:\n  - {entry}\n  - python_abi=3.11=*_cp311\n"))
+    assert (spec.python, str(spec.python_specifier)) == (conda_form, pep440)
 
 
 def test_requirements_txt(tmp_path):

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 
 from envstore.spec import conda
-from envstore.spec.errors import CondaOnlyPackageError, SpecError
+from envstore.spec.errors import CondaOnlyPackageError, Group, SpecError, combine
+from envstore.spec.matchspec import CondaSpec, MatchSpecError, parse_match_spec
 from envstore.spec.model import LINK_MODES, EnvSpec, IndexSettings, SpecRequirement
 from envstore.spec.yamlload import Key, Located, load_located
 
@@ -22,6 +24,8 @@ _WHEEL_URL = re.compile(r"^(?:https?|file)://\S+/(?P<file>[^/\s]+\.whl)(?:#\S*)?
 
 
 def parse_env_file(path: Path, text: str | None = None) -> EnvSpec:
+    """Every independent problem of the file (bad specs, conda-only names, unsupported lines,
+    unknown keys) is reported in one error, so one run shows all there is to fix."""
     if text is None:
         text = path.read_text(encoding="utf-8")
     doc = load_located(path, text)
@@ -29,55 +33,115 @@ def parse_env_file(path: Path, text: str | None = None) -> EnvSpec:
         raise SpecError("the file is empty", path, hint="start with `name:` and `dependencies:`")
     if not isinstance(doc.value, dict):
         raise doc.error((), "expected a mapping with `name:` and `dependencies:` at the top level")
-    _check_keys(doc, (), doc.value, TOP_KEYS)
+    problems: list[SpecError] = []
     data = doc.value
-    name = _string(doc, ("name",), data.get("name")) if "name" in data else path.parent.name or "env"
-    channels = tuple(_string(doc, ("channels", i), c) for i, c in enumerate(_list(doc, ("channels",), data.get("channels", []))))
-    settings, link_mode = _envstore_section(doc, data.get("envstore"))
+    _collect(problems, _check_keys, doc, (), data, TOP_KEYS)
+    name = _collect(problems, _string, doc, ("name",), data.get("name")) if "name" in data else None
+    channel_items = _collect(problems, _list, doc, ("channels",), data.get("channels")) or []
+    channels = tuple(c for c in (_collect(problems, _string, doc, ("channels", i), item)
+                                 for i, item in enumerate(channel_items)) if c is not None)
+    settings, link_mode = _collect(problems, _envstore_section, doc, data.get("envstore")) or (IndexSettings(), None)
     python: str | None = None
     python_spec = SpecifierSet()
     reqs: list[SpecRequirement] = []
-    conda_only: list[tuple[str, Key]] = []
-    deps = _list(doc, ("dependencies",), data.get("dependencies", []))
-    for i, item in enumerate(deps):
+    for i, item in enumerate(_collect(problems, _list, doc, ("dependencies",), data.get("dependencies")) or []):
         key = ("dependencies", i)
         if isinstance(item, dict):
-            _check_keys(doc, key, item, ("pip",))
-            for j, pip_item in enumerate(_list(doc, key + ("pip",), item.get("pip", []))):
-                pkey = key + ("pip", j)
-                text_ = _string(doc, pkey, pip_item)
-                if text_.startswith("-"):
-                    settings = _pip_option(doc, pkey, text_, settings, reqs, path)
-                else:
-                    reqs.append(SpecRequirement(_pep508(doc, pkey, text_), _origin(doc, pkey)))
+            settings = _pip_section(doc, key, item, settings, reqs, problems)
             continue
-        spec_text = _string(doc, key, item)
         try:
-            cname, specifier = conda.split_match_spec(spec_text)
-        except conda.MatchSpecError as e:
-            raise doc.error(key, str(e), e.hint) from None
-        if cname.lower() in conda.PYTHON_NAMES:
-            if cname.lower() == "python":
-                python = spec_text.strip()[len(cname):].strip().lstrip("=") if specifier else None
-                if python and not python[0].isdigit() and python[0] != "*":
-                    python = specifier  # an operator form: hand over the PEP 440 text
-                python_spec = SpecifierSet(specifier)
+            dep = _conda_dependency(doc, key, _string(doc, key, item))
+        except SpecError as e:
+            problems.append(e)
             continue
-        if conda.is_conda_only(cname):
-            conda_only.append((cname, key))
-            continue
-        req = _pep508(doc, key, f"{conda.index_name(cname)}{specifier}")
-        reqs.append(SpecRequirement(req, _origin(doc, key)))
-    if conda_only:
-        names = ", ".join(n for n, _ in conda_only)
-        line, col = doc.pos(conda_only[0][1])
-        raise CondaOnlyPackageError(
-            f"conda-only package{'s' if len(conda_only) > 1 else ''} with no Python-package "
-            f"equivalent: {names}", path, line, col,
-            "remove them: the interpreter and the wheels bring the libraries they need "
-            "(CUDA builds: add e.g. `torch` to the `- pip:` list)")
-    return EnvSpec(path=path, name=name, python=python, python_specifier=python_spec,
+        if isinstance(dep, SpecRequirement):
+            reqs.append(dep)
+        elif dep is not None:
+            python, python_spec = dep
+    if problems:
+        raise combine(problems, path)
+    return EnvSpec(path=path, name=name or path.parent.name or "env", python=python, python_specifier=python_spec,
                    requirements=tuple(reqs), index=settings, link_mode=link_mode, channels=channels)
+
+
+T = TypeVar("T")
+
+
+def _collect(problems: list[SpecError], check: Callable[..., T], *args: Any) -> T | None:
+    """`check(*args)`, or None with its SpecError added to `problems`."""
+    try:
+        return check(*args)
+    except SpecError as e:
+        problems.append(e)
+        return None
+
+
+def _conda_dependency(doc: Located, key: Key, spec_text: str) -> SpecRequirement | tuple[str | None, SpecifierSet] | None:
+    """One conda entry: a requirement, the python constraint (conda form, PEP 440), or None
+    for an entry that selects nothing here (python_abi)."""
+    try:
+        spec = parse_match_spec(spec_text)
+    except MatchSpecError as e:
+        raise doc.error(key, str(e), e.hint) from None
+    if spec.name in conda.PYTHON_NAMES:
+        if spec.name == "python_abi":
+            return None  # the interpreter chosen for `python=` decides it
+        if spec.conda_part is not None:
+            raise _refusal(doc, key, spec.conda_part)
+        specifier = _specifier(doc, key, spec)
+        return (spec.written_version() or None), SpecifierSet(specifier)
+    only = conda.conda_only(spec.name, _specifier_or_none(spec))
+    if only is not None:
+        message, hint, group = conda.conda_only_problem(spec_text.strip(), spec.name, _specifier_or_none(spec), only)
+        line, col = doc.pos(key)
+        err = CondaOnlyPackageError(message, doc.path, line, col, hint)
+        err.group = group
+        raise err
+    if spec.conda_part is not None:
+        raise _refusal(doc, key, spec.conda_part)
+    specifier = _specifier(doc, key, spec)
+    extras = f"[{','.join(spec.extras)}]" if spec.extras else ""
+    req = _pep508(doc, key, f"{conda.index_name(spec.name, specifier)}{extras}{specifier}")
+    return SpecRequirement(req, _origin(doc, key))
+
+
+def _refusal(doc: Located, key: Key, e: MatchSpecError) -> SpecError:
+    err = doc.error(key, str(e), e.hint)
+    if e.build_fix is not None:
+        text = str(e).partition(": build strings")[0]
+        err.group = Group(("build-string",), "build strings are conda-only", text, f"`{e.build_fix}`",
+                          "drop the build parts")
+    return err
+
+
+def _specifier(doc: Located, key: Key, spec: CondaSpec) -> str:
+    try:
+        return spec.specifier
+    except MatchSpecError as e:
+        raise doc.error(key, str(e), e.hint) from None
+
+
+def _specifier_or_none(spec: CondaSpec) -> str:
+    try:
+        return spec.specifier
+    except MatchSpecError:
+        return ""
+
+
+def _pip_section(doc: Located, key: Key, item: dict[Any, Any], settings: IndexSettings,
+                 reqs: list[SpecRequirement], problems: list[SpecError]) -> IndexSettings:
+    _collect(problems, _check_keys, doc, key, item, ("pip",))
+    for j, pip_item in enumerate(_collect(problems, _list, doc, key + ("pip",), item.get("pip")) or []):
+        pkey = key + ("pip", j)
+        try:
+            text = _string(doc, pkey, pip_item).strip()
+            if text.startswith("-"):
+                settings = _pip_option(doc, pkey, text, settings, reqs, doc.path)
+            else:
+                reqs.append(SpecRequirement(_pep508(doc, pkey, text), _origin(doc, pkey)))
+        except SpecError as e:
+            problems.append(e)
+    return settings
 
 
 def _origin(doc: Located, key: Key) -> str:
@@ -119,15 +183,34 @@ def _list(doc: Located, key: Key, value: Any) -> list[Any]:
     return value
 
 
+_VCS_SCHEMES = ("git+", "hg+", "svn+", "bzr+")
+_SOURCES_LATER = "they need a build from source, which envstore does not do yet"
+
+
 def _pep508(doc: Located, key: Key, text: str) -> Requirement:
     m = _WHEEL_URL.match(text.strip())
     if m:  # a bare wheel URL: its name comes from the file name
         text = f"{m.group('file').split('-')[0]} @ {text.strip()}"
+    _refuse_sources(doc, key, text.strip())
     try:
-        return Requirement(text)
+        req = Requirement(text)
     except InvalidRequirement as e:
         raise doc.error(key, f"invalid requirement {text!r}: {e}",
                         "pip entries are PEP 508: `name[extra]>=1.0; python_version<'3.12'`") from None
+    if req.url:
+        _refuse_sources(doc, key, req.url)
+    return req
+
+
+def _refuse_sources(doc: Located, key: Key, text: str) -> None:
+    """VCS URLs and local directories need a source build, which the wheel route cannot do
+    yet: say that, rather than letting the line fail as a malformed requirement."""
+    if text.lower().startswith(_VCS_SCHEMES):
+        raise doc.error(key, f"{text!r}: VCS URLs are not supported yet ({_SOURCES_LATER})",
+                        "pin a released version from the index instead (`name==1.2`), or a wheel URL")
+    if text.startswith((".", "/", "~", "file:")) and not text.split("#")[0].endswith(".whl"):
+        raise doc.error(key, f"{text!r}: local projects are not supported yet ({_SOURCES_LATER})",
+                        "build a wheel of it (`pip wheel --no-deps DIR`) and list the wheel's path or URL")
 
 
 def _pip_option(doc: Located, key: Key, text: str, settings: IndexSettings,
@@ -146,6 +229,10 @@ def _pip_option(doc: Located, key: Key, text: str, settings: IndexSettings,
         sub = parse_requirements_file(path.parent / value)
         reqs.extend(sub.requirements)
         return settings
+    if opt in ("-e", "--editable"):
+        raise doc.error(key, f"{text!r}: editable installs are not supported yet (they need a build from source, which "
+                        "envstore does not do yet)",
+                        "build a wheel of the project and list it, or pin a released version")
     raise doc.error(key, f"pip option {opt!r} is not supported here",
                     "supported: -r FILE, --index-url, --extra-index-url, --find-links")
 
