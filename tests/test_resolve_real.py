@@ -13,6 +13,7 @@ import venv
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 
 from envstore.index.config import resolve_index_config
 from envstore.lockfile import dumps_lock, read_lock
@@ -120,3 +121,33 @@ def test_read_uv_pylock(tmp_path, uv, target, index_config):
     # and it works as an input: re-resolving it pins the same versions (where markers apply)
     ours = lock_env(project / "pylock.toml", CacheStore(), index_config, target=target, write=False)
     assert {(p.name, p.version) for p in ours.packages} <= {(p.name, p.version) for p in lock.packages}
+
+
+def test_store_lock_messages_for_real_sdist_only_and_legacy_metadata(tmp_path, target, index_config):
+    """Through `store lock` on the real index: an sdist-only version, an sdist-only dependency
+    two levels down, an sdist-only project, and an old wheel whose Requires-Dist is legacy."""
+    major_minor = ".".join(target.version.split(".")[:2])
+    store = tmp_path / "store"
+    env = {**os.environ, "PYENV_ROOT": str(Path(sys.executable).parents[2])}
+
+    def store_lock(name: str, requirement: str) -> subprocess.CompletedProcess:
+        path = tmp_path / f"{name}.yml"
+        path.write_text(f"name: {name}\ndependencies:\n  - python={major_minor}\n  - pip:\n    - {requirement}\n")
+        return subprocess.run(["store", "--store", str(store), "lock", str(path)], capture_output=True, text=True,
+                              timeout=600, env=env, cwd=tmp_path)
+
+    proc = store_lock("alb", "albumentations==0.4.3")
+    assert proc.returncode == 1, proc.stderr
+    assert "albumentations 0.4.3 has only a source distribution on the index, no wheel" in proc.stderr
+    assert "the nearest are " in proc.stderr and "0.5.0" in proc.stderr, proc.stderr
+    proc = store_lock("news", "newspaper3k==0.2.8")
+    assert proc.returncode == 1, proc.stderr
+    assert "conflicting" not in proc.stderr, proc.stderr
+    assert "cannot install feedfinder2 (required by newspaper3k 0.2.8): feedfinder2 has no wheel" in proc.stderr
+    proc = store_lock("docopt", "docopt")
+    assert proc.returncode == 1 and "relax one of the requirements" not in proc.stderr, proc.stderr
+    assert "hint: until envstore builds sdists: build a wheel yourself" in proc.stderr, proc.stderr
+    proc = store_lock("pl", "pytorch-lightning==1.7.7")  # Requires-Dist: torch (>=1.9.*)
+    assert proc.returncode == 0, proc.stderr
+    lock = read_lock(tmp_path / "pylock.pl.toml")
+    assert Version(lock.package("torch").version) >= Version("1.9")

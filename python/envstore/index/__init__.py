@@ -4,11 +4,11 @@ client that ties them together for the resolver (client.py)."""
 
 from envstore.index.client import IndexClient
 from envstore.index.config import IndexConfig, resolve_index_config
-from envstore.index.errors import IndexFetchError, IntegrityError, OfflineMiss, PackageNotFound
+from envstore.index.errors import IndexFetchError, IntegrityError, InvalidMetadata, OfflineMiss, PackageNotFound
 from envstore.index.metadata import CoreMetadata
 from envstore.index.simple import ProjectFile
 
 __all__ = [
-    "CoreMetadata", "IndexClient", "IndexConfig", "IndexFetchError", "IntegrityError", "OfflineMiss",
-    "PackageNotFound", "ProjectFile", "resolve_index_config",
+    "CoreMetadata", "IndexClient", "IndexConfig", "IndexFetchError", "IntegrityError", "InvalidMetadata",
+    "OfflineMiss", "PackageNotFound", "ProjectFile", "resolve_index_config",
 ]

@@ -50,3 +50,20 @@ class OfflineMiss(EnvstoreError):
         self.url = url
         self.hint = "run once without --offline to fill the cache"
         super().__init__(f"--offline: {url} is not in the cache")
+
+
+class InvalidMetadata(EnvstoreError):
+    """A release publishes core metadata that cannot be read even leniently (a Requires-Dist
+    line that neither PEP 508 nor the legacy forms pip < 24.1 and uv accept allow). The index
+    is fine; the release is broken, so the hint is about the release, never about retrying."""
+
+    code = "index.metadata"
+
+    def __init__(self, package: str, version: str, filename: str, field: str, line: str, reason: str) -> None:
+        self.package, self.version, self.filename, self.line = package, version, filename, line
+        self.hint = (f"current pip and uv refuse this release too: pin another version of {package} in the env "
+                     f"file (e.g. {package}!={version}), or, if another package requires it, a version of "
+                     f"that package that needs a different {package}")
+        # packaging's reason is the clause with a caret under the fault: kept, indented.
+        detail = "\n".join("  " + r for r in reason.splitlines())
+        super().__init__(f"{package} {version} has invalid metadata in {filename}: {field} {line!r}\n{detail}")

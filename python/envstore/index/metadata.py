@@ -16,8 +16,9 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from envstore.index.errors import IndexFetchError, IntegrityError, OfflineMiss
+from envstore.index.errors import IndexFetchError, IntegrityError, InvalidMetadata, OfflineMiss
 from envstore.index.http import HttpClient, NotFound, file_url_to_path
+from envstore.index.lenient import lenient_requirement
 from envstore.index.simple import ProjectFile
 
 RANGE_CHUNK = 64 * 1024
@@ -33,13 +34,17 @@ class CoreMetadata:
 
 
 def parse_metadata(data: bytes, source: str) -> CoreMetadata:
+    """`source` is the wheel's filename (or URL), named when a line cannot be read. Requires-Dist
+    lines in the legacy forms old wheels carry are repaired as pip < 24.1 and uv read them."""
     msg = HeaderParser().parsestr(data.decode("utf-8", "replace"))
     reqs = []
     for line in msg.get_all("Requires-Dist") or []:
         try:
-            reqs.append(Requirement(line))
+            reqs.append(lenient_requirement(line)[0])
         except InvalidRequirement as e:
-            raise IndexFetchError(source, f"invalid Requires-Dist {line!r} in metadata: {e}") from None
+            filename = source.rsplit("/", 1)[-1]
+            raise InvalidMetadata(str(msg.get("Name", "") or filename), str(msg.get("Version", "")), filename,
+                                  "Requires-Dist", line, str(e)) from None
     return CoreMetadata(
         name=str(msg.get("Name", "")), version=str(msg.get("Version", "")), requires_dist=tuple(reqs),
         requires_python=(msg.get("Requires-Python") or None),

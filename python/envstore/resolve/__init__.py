@@ -16,6 +16,7 @@ from resolvelib import BaseReporter, ResolutionImpossible, ResolutionTooDeep, Re
 from envstore.index.client import IndexClient
 from envstore.index.config import IndexConfig, resolve_index_config
 from envstore.lockfile import Lock, LockedPackage, LockedWheel, file_hash, lock_path_for, read_lock, write_lock
+from envstore.progress import Phase, Row, phase, plural, silent
 from envstore.resolve.explain import ResolutionError, explain_impossible
 from envstore.resolve.model import PYTHON, Candidate, Req
 from envstore.resolve.provider import Provider
@@ -24,13 +25,27 @@ from envstore.target import TargetPython, target_for_spec
 
 
 class _Chains(BaseReporter):
-    """Remembers the first requirement that brought in each identifier, for error chains."""
+    """Remembers the first requirement that brought in each identifier, for error chains, and
+    shows how far resolution got (packages seen, candidates whose metadata was read)."""
 
-    def __init__(self) -> None:
+    def __init__(self, row: Row) -> None:
         self.first: dict[str, Req] = {}
+        self.row = row
+        self.pinned: set[tuple[str, str]] = set()
 
     def adding_requirement(self, requirement: Req, parent: Candidate | None) -> None:
-        self.first.setdefault(requirement.id, requirement)
+        if requirement.id not in self.first:
+            self.first[requirement.id] = requirement
+            self._show()
+
+    def pinning(self, candidate: Candidate) -> None:
+        if candidate.name != PYTHON:
+            self.pinned.add((candidate.name, str(candidate.version)))
+            self._show()
+
+    def _show(self) -> None:
+        seen = sum(1 for i in self.first if i != PYTHON)
+        self.row.describe(f"resolving: {plural(seen, 'package')} seen, {len(self.pinned)} metadata fetched")
 
 
 def root_requirements(spec: EnvSpec, target: TargetPython) -> list[Req]:
@@ -47,7 +62,7 @@ def root_requirements(spec: EnvSpec, target: TargetPython) -> list[Req]:
 
 
 def resolve(spec: EnvSpec, target: TargetPython, client: IndexClient,
-            preferred: dict[str, Version] | None = None) -> list[Candidate]:
+            preferred: dict[str, Version] | None = None, progress: Phase | None = None) -> list[Candidate]:
     """The pinned set (one candidate per package, sorted by name)."""
     if len(spec.python_specifier) and not spec.python_specifier.contains(target.version_obj, prereleases=True):
         raise ResolutionError(
@@ -59,7 +74,7 @@ def resolve(spec: EnvSpec, target: TargetPython, client: IndexClient,
     provider = Provider(client, target, constraints, spec.hashes, preferred)
     roots = root_requirements(spec, target)
     client.prefetch(r.name for r in roots if r.name != PYTHON and not r.url)
-    reporter = _Chains()
+    reporter = _Chains((progress or silent()).row("resolving"))
     try:
         result = Resolver(provider, reporter).resolve(roots, max_rounds=20000)
     except ResolutionImpossible as e:
@@ -71,8 +86,11 @@ def resolve(spec: EnvSpec, target: TargetPython, client: IndexClient,
     return sorted(picked, key=lambda c: c.name)
 
 
-def build_lock(spec: EnvSpec, target: TargetPython, client: IndexClient, picked: Iterable[Candidate]) -> Lock:
+def build_lock(spec: EnvSpec, target: TargetPython, client: IndexClient, picked: Iterable[Candidate],
+               progress: Phase | None = None) -> Lock:
     packages = []
+    picked = list(picked)
+    row = (progress or silent()).row("pinning wheels", total=len(picked), noun="package")
     for c in picked:
         assert c.file is not None
         pf = client.ensure_sha256(c.file)
@@ -82,6 +100,7 @@ def build_lock(spec: EnvSpec, target: TargetPython, client: IndexClient, picked:
                             upload_time=pf.upload_time)
         packages.append(LockedPackage(name=c.name, version=str(c.version), wheels=(wheel,),
                                       requires_python=pf.requires_python or meta.requires_python, index=index))
+        row.advance()
     env_hash = file_hash(spec.path) if spec.path.is_file() else None
     return Lock(
         packages=tuple(packages), requires_python=f"=={target.version_obj.major}.{target.version_obj.minor}.*",
@@ -119,9 +138,9 @@ def lock_env(env_file: Path | str, store: Any, index_config: IndexConfig | None 
             if canonicalize_name(p.name) not in skip:
                 preferred[canonicalize_name(p.name)] = Version(p.version)
     cache_root = _cache_root(store)
-    with IndexClient(index_config, cache_root) as client:
-        picked = resolve(spec, target, client, preferred)
-        lock = build_lock(spec, target, client, picked)
+    with IndexClient(index_config, cache_root) as client, phase(progress) as ph:
+        picked = resolve(spec, target, client, preferred, ph)
+        lock = build_lock(spec, target, client, picked, ph)
     if write:
         write_lock(lock, lock_path)
     return lock

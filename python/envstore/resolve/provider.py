@@ -9,12 +9,15 @@ from collections import defaultdict
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
-from packaging.version import InvalidVersion, Version
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 from resolvelib.providers import AbstractProvider
 
 from envstore.index.client import IndexClient
+from envstore.index.lenient import lenient_specifier
 from envstore.index.simple import ProjectFile
+from envstore.resolve.empty import NO_BUILDS, Empty, explain_empty, own_wheel_hint
+from envstore.resolve.files import parse_wheel as _parse
 from envstore.resolve.model import PYTHON, Candidate, Req
 from envstore.target import TargetPython
 
@@ -32,7 +35,7 @@ class Provider(AbstractProvider):
         self.preferred = dict(preferred or {})
         self.depth: dict[str, int] = {}
         # Why find_matches came back empty, per identifier, for the error message.
-        self.why_empty: dict[str, str] = {}
+        self.why_empty: dict[str, Empty] = {}
 
     # -- resolvelib interface -----------------------------------------------------------------
 
@@ -90,7 +93,7 @@ class Provider(AbstractProvider):
         if out:
             self.client.prefetch_metadata([c.file for c in out[:2] if c.file is not None])
         else:
-            self.why_empty[identifier] = self._explain_empty(name, files, spec, by_version)
+            self.why_empty[identifier] = explain_empty(name, files, spec, by_version, self.target, self.tag_rank)
         return out
 
     def is_satisfied_by(self, requirement: Req, candidate: Candidate) -> bool:
@@ -112,7 +115,7 @@ class Provider(AbstractProvider):
         rp = meta.requires_python or candidate.file.requires_python
         if rp:
             try:
-                deps.append(Req(PYTHON, frozenset(), SpecifierSet(rp), parent=candidate, origin=str(candidate)))
+                deps.append(Req(PYTHON, frozenset(), lenient_specifier(rp), parent=candidate, origin=str(candidate)))
             except InvalidSpecifier:
                 pass  # a broken Requires-Python is ignored, as pip does
         # Markers see the target's environment; `extra` is each extra asked for ("" for none).
@@ -143,7 +146,7 @@ class Provider(AbstractProvider):
                 continue
             if pf.requires_python:
                 try:
-                    if not SpecifierSet(pf.requires_python).contains(pyv, prereleases=True):
+                    if not lenient_specifier(pf.requires_python).contains(pyv, prereleases=True):
                         continue
                 except InvalidSpecifier:
                     pass
@@ -157,72 +160,22 @@ class Provider(AbstractProvider):
     def _direct(self, identifier: str, name: str, extras: frozenset[str], urls: set[str],
                 reqs: list[Req], bad: set[Version]) -> list[Candidate]:
         if len(urls) > 1:
-            self.why_empty[identifier] = f"{name} is asked for at different URLs: {', '.join(sorted(urls))}"
+            self.why_empty[identifier] = Empty(f"{name} is asked for at different URLs: {', '.join(sorted(urls))}")
             return []
         url = next(iter(urls))
         base, _, fragment = url.partition("#")
         filename = base.rsplit("/", 1)[-1]
         parsed = _parse(ProjectFile(filename, base))
         if parsed is None:
-            self.why_empty[identifier] = f"{url} is not a wheel (building from source is not supported yet)"
+            self.why_empty[identifier] = Empty(f"{url} is not a wheel ({NO_BUILDS})",
+                                               f"until envstore builds sdists: {own_wheel_hint(name, None)}")
             return []
         hashes = dict([fragment.split("=", 1)]) if "=" in fragment else {}
         pf = self.client.ensure_sha256(ProjectFile(filename, base, hashes))
         if not any(t in self.tag_rank for t in parsed[2]):
-            self.why_empty[identifier] = f"{filename} is not compatible with python {self.target.version}"
+            self.why_empty[identifier] = Empty(f"{filename} is not compatible with python {self.target.version}")
             return []
         return [Candidate(name, parsed[1], pf, extras)] if parsed[1] not in bad else []
-
-    def _explain_empty(self, name: str, files: list[ProjectFile], spec: SpecifierSet,
-                       usable: dict[Version, ProjectFile]) -> str:
-        wheels = [(pf, _parse(pf)) for pf in files if pf.is_wheel]
-        wheels = [(pf, p) for pf, p in wheels if p is not None]
-        if not wheels:
-            kinds = "only source distributions" if files else "no files"
-            return f"{name} has {kinds} on the index (building from source is not supported yet)"
-        matching = [(pf, p) for pf, p in wheels if spec.contains(p[1], prereleases=True)]
-        if not matching:
-            newest = max(p[1] for _, p in wheels)
-            return f"no version of {name} matches {spec} (newest is {newest})"
-        compatible = [(pf, p) for pf, p in matching if any(t in self.tag_rank for t in p[2])]
-        if not compatible:
-            existing = sorted({t for _, p in matching for t in p[2]})
-            shown = ", ".join(existing[:12]) + (f", ... ({len(existing)} in all)" if len(existing) > 12 else "")
-            return (f"no wheel of {name}{spec} is compatible with this interpreter "
-                    f"({self.target.implementation} {self.target.version}, e.g. {self.target.tags[0]}); "
-                    f"wheels exist for: {shown}")
-        rp = [(pf, p) for pf, p in compatible if pf.requires_python and not _rp_ok(pf.requires_python, self.target)]
-        if len(rp) == len(compatible):
-            needs = sorted({pf.requires_python or "" for pf, _ in rp})
-            return (f"every {name}{spec} wheel requires a different python ({'; '.join(needs[:4])}), "
-                    f"the interpreter is {self.target.version}")
-        if all(pf.yanked is not None for pf, _ in compatible):
-            return f"every matching version of {name} is yanked"
-        return f"no version of {name} matches {spec} for this interpreter"
-
-
-def _rp_ok(rp: str, target: TargetPython) -> bool:
-    try:
-        return SpecifierSet(rp).contains(target.version_obj, prereleases=True)
-    except InvalidSpecifier:
-        return True
-
-
-_parse_cache: dict[str, tuple[str, Version, frozenset[str]] | None] = {}
-
-
-def _parse(pf: ProjectFile) -> tuple[str, Version, frozenset[str]] | None:
-    hit = _parse_cache.get(pf.filename, 0)
-    if hit != 0:
-        return hit  # type: ignore[return-value]
-    result: tuple[str, Version, frozenset[str]] | None
-    try:
-        name, version, _build, tags = parse_wheel_filename(pf.filename)
-        result = (name, version, frozenset(str(t) for t in tags))
-    except (InvalidWheelFilename, InvalidVersion):
-        result = None
-    _parse_cache[pf.filename] = result
-    return result
 
 
 def group_by_name(reqs: Iterable[Req]) -> dict[str, list[Req]]:
