@@ -1,24 +1,29 @@
 """Download wheels named by a lock, in parallel, each checked against its sha256 (and size)
-while it streams; a failed check deletes the file and caches nothing."""
+while it streams; a failed check deletes the file and caches nothing. Every request has pip's
+connect and read timeout and a bounded number of attempts; the first failure stops the rest."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import shutil
+import threading
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
 import urllib3
 
 from envstore.errors import EnvstoreError, while_doing
+from envstore.index.config import RETRIES, pip_timeout, read_pip_config
+from envstore.index.http import RETRY_STATUSES, failure_reason, is_transient, timeouts
 
 CHUNK = 1 << 20
-RETRIES = urllib3.Retry(total=4, backoff_factor=0.5, status_forcelist=(500, 502, 503, 504), allowed_methods=["GET"])
+DOWNLOAD_TIMEOUT_HINT = ("the server stopped answering; check your network and run the command again, or raise "
+                         "pip's timeout (PIP_DEFAULT_TIMEOUT or `timeout` in pip.conf)")
 
 
 class FetchError(EnvstoreError):
@@ -27,6 +32,10 @@ class FetchError(EnvstoreError):
 
 class HashMismatch(FetchError):
     code = "hash-mismatch"
+
+
+class _Stopped(Exception):
+    """Another download failed: this one gives up at its next chunk."""
 
 
 @dataclass(frozen=True)
@@ -38,12 +47,19 @@ class WheelRef:
     size: int | None
 
 
-def _pool() -> urllib3.PoolManager:
-    return urllib3.PoolManager(num_pools=8, maxsize=8, retries=RETRIES, timeout=urllib3.Timeout(connect=15, read=60))
+def _pool(timeout: float, cert: str | None = None) -> urllib3.PoolManager:
+    # urllib3 retries connecting, reading the response head and 5xx a bounded number of times. A
+    # body that stalls after the head fails at the read timeout instead: restarting it would count
+    # its bytes twice in the progress shown.
+    retries = urllib3.Retry(total=RETRIES, backoff_factor=0.25, status_forcelist=tuple(RETRY_STATUSES),
+                            allowed_methods=["GET"], raise_on_status=False)
+    kw = {"ca_certs": cert} if cert and Path(cert).exists() else {}
+    return urllib3.PoolManager(num_pools=8, maxsize=8, retries=retries, timeout=timeouts(timeout), **kw)
 
 
 def fetch_one(
-    pool: urllib3.PoolManager, ref: WheelRef, dest_dir: Path, on_bytes: Callable[[int], None] | None = None
+    pool: urllib3.PoolManager, ref: WheelRef, dest_dir: Path, on_bytes: Callable[[int], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> Path:
     if not ref.sha256:
         raise FetchError(f"no sha256 for {ref.name} in the lock; refusing to download an unchecked wheel")
@@ -53,6 +69,8 @@ def fetch_one(
     try:
         with open(dest, "wb") as out:
             for chunk in _stream(pool, ref):
+                if stop is not None and stop.is_set():
+                    raise _Stopped
                 digest.update(chunk)
                 size += len(chunk)
                 out.write(chunk)
@@ -89,15 +107,24 @@ def _stream(pool: urllib3.PoolManager, ref: WheelRef) -> Iterable[bytes]:
     try:
         resp = pool.request("GET", ref.url, preload_content=False)
     except urllib3.exceptions.HTTPError as e:
-        raise FetchError(f"downloading {ref.filename} for {ref.name} failed: {e}") from None
+        raise _failed(ref, e, pool, f" after {RETRIES + 1} attempts" if is_transient(e) else "") from None
     try:
         if resp.status != 200:
             raise FetchError(f"downloading {ref.url} for {ref.name} failed: HTTP {resp.status}")
         yield from resp.stream(CHUNK)
     except urllib3.exceptions.HTTPError as e:
-        raise FetchError(f"downloading {ref.filename} for {ref.name} failed: {e}") from None
+        raise _failed(ref, e, pool, "") from None
     finally:
         resp.release_conn()
+
+
+def _failed(ref: WheelRef, e: urllib3.exceptions.HTTPError, pool: urllib3.PoolManager, tries: str) -> FetchError:
+    seconds = pool.connection_pool_kw["timeout"].read_timeout  # the pool's own setting, for the message
+    reason, timed_out = failure_reason(e, seconds)
+    err = FetchError(f"downloading {ref.url} for {ref.name} failed: {reason}{tries}")
+    if timed_out:
+        err.hint = DOWNLOAD_TIMEOUT_HINT
+    return err
 
 
 def fetch_all(
@@ -106,18 +133,33 @@ def fetch_all(
     on_done: Callable[[WheelRef, Path], None] | None = None,
     workers: int = 6,
     on_bytes: Callable[[int], None] | None = None,
+    timeout: float | None = None,
 ) -> dict[str, Path]:
-    """Download every ref into dest_dir; returns sha256 -> path. The first failure is raised."""
+    """Download every ref into dest_dir; returns sha256 -> path. `on_done` runs in the caller's
+    thread as each download completes. The first failure stops the other downloads and is raised.
+    `timeout` (seconds) defaults to pip's configured timeout."""
     dest_dir.mkdir(parents=True, exist_ok=True)
-    pool = _pool()
+    pip = read_pip_config()
+    pool = _pool(pip_timeout(pip) if timeout is None else timeout, pip.get("cert"))
     results: dict[str, Path] = {}
+    stop = threading.Event()
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(refs)))) as ex:
-        futures = {ex.submit(fetch_one, pool, ref, dest_dir, on_bytes): ref for ref in refs}
-        for fut, ref in futures.items():
-            path = fut.result()
-            results[ref.sha256] = path
-            if on_done is not None:
-                on_done(ref, path)
+        pending = {ex.submit(fetch_one, pool, ref, dest_dir, on_bytes, stop): ref for ref in refs}
+        try:
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    ref = pending.pop(fut)
+                    path = fut.result()
+                    results[ref.sha256] = path
+                    if on_done is not None:
+                        on_done(ref, path)
+        except BaseException:
+            # Queued downloads never start; running ones end at their next chunk (or timeout).
+            stop.set()
+            for fut in pending:
+                fut.cancel()
+            raise
     return results
 
 

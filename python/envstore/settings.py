@@ -39,6 +39,12 @@ PIP_EXTRA_INDEX_URL = EnvVar("PIP_EXTRA_INDEX_URL", "pip's extra index URLs (spa
 PIP_FIND_LINKS = EnvVar("PIP_FIND_LINKS", "pip's find-links locations (space-separated).")
 PIP_CONFIG_FILE = EnvVar("PIP_CONFIG_FILE", "An extra pip configuration file read after the standard ones.")
 PIP_CERT = EnvVar("PIP_CERT", "CA bundle for HTTPS, as pip uses it.")
+PIP_DEFAULT_TIMEOUT = EnvVar(
+    "PIP_DEFAULT_TIMEOUT",
+    "pip's socket timeout in seconds (pip.conf `timeout`): the connect and read timeout of every index "
+    "request and wheel download.",
+)
+PIP_TIMEOUT = EnvVar("PIP_TIMEOUT", "pip's socket timeout under its other name; PIP_DEFAULT_TIMEOUT wins.")
 XDG_CONFIG_HOME = EnvVar("XDG_CONFIG_HOME", "Base of the user's pip.conf (~/.config if unset).")
 XDG_CONFIG_DIRS = EnvVar("XDG_CONFIG_DIRS", "Site-wide pip.conf locations (/etc/xdg if unset).")
 PYENV_ROOT = EnvVar("PYENV_ROOT", "Where pyenv keeps interpreters; scanned when no interpreter is named.")
@@ -90,8 +96,8 @@ TEST_MAX_LINKS = EnvVar(
 
 ALL = (
     STORE_ROOT, FSYNC, XDG_DATA_HOME, INDEX_URL, EXTRA_INDEX_URL, FIND_LINKS, OFFLINE,
-    PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS, PIP_CONFIG_FILE, PIP_CERT,
-    XDG_CONFIG_HOME, XDG_CONFIG_DIRS, PYENV_ROOT, PATH, PYTHON_URL, PYTHON_BUILD,
+    PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS, PIP_CONFIG_FILE, PIP_CERT, PIP_DEFAULT_TIMEOUT,
+    PIP_TIMEOUT, XDG_CONFIG_HOME, XDG_CONFIG_DIRS, PYENV_ROOT, PATH, PYTHON_URL, PYTHON_BUILD,
     UV_PYTHON_INSTALL_DIR, SHELL, SHIM_HOPS, TEST_CRASH_AT, TEST_PAUSE_AT, TEST_LINK_ERRNO, TEST_MAX_LINKS,
 )
 

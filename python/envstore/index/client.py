@@ -1,6 +1,9 @@
 """The index client the resolver talks to: the files of a project across the configured indexes
 (first index that knows a name wins, so an extra index cannot shadow the primary's packages:
-dependency-confusion safe), find-links merged in, core metadata per wheel, parallel prefetch."""
+dependency-confusion safe), find-links merged in, core metadata per wheel, parallel prefetch.
+A task on the pool never waits on another future: it only does its own requests, so the pool
+cannot deadlock however many tasks are queued; shared inputs (find-links) are gathered by the
+caller before it submits."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from typing import Iterable
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from envstore.index.cache import HttpCache
-from envstore.index.config import IndexConfig
+from envstore.index.config import RETRIES, IndexConfig
 from envstore.index.errors import IntegrityError, PackageNotFound
 from envstore.index.findlinks import list_location, with_local_hash
 from envstore.index.http import HttpClient, NotFound
@@ -23,22 +26,27 @@ from envstore.index.simple import ACCEPT, ProjectFile, parse_project_page
 
 class IndexClient:
     def __init__(self, config: IndexConfig, cache_root: Path | None = None, workers: int = 16,
-                 timeout: float = 30.0, retries: int = 3, backoff: float = 0.25) -> None:
+                 timeout: float | None = None, retries: int = RETRIES, backoff: float = 0.25) -> None:
+        """`timeout` (seconds) overrides the configuration's (pip's) for this client."""
         self.config = config
         cache = HttpCache(cache_root / "http-v1") if cache_root is not None else None
-        self.http = HttpClient(cache, offline=config.offline, cert=config.cert, timeout=timeout,
+        self.http = HttpClient(cache, offline=config.offline, cert=config.cert,
+                               timeout=config.timeout if timeout is None else timeout,
                                retries=retries, backoff=backoff, pool_size=workers)
         self.fetcher = MetadataFetcher(self.http, cache_root / "wheels-v1" if cache_root is not None else None)
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="envstore-index")
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=_POOL_PREFIX)
         self._lock = threading.Lock()
         self._projects: dict[str, Future[list[ProjectFile]]] = {}
         self._metadata: dict[str, Future[CoreMetadata]] = {}
-        self._links: Future[list[ProjectFile]] | None = None
+        # find-links wheels by project name, listed once by the first caller that needs them.
+        self._links_lock = threading.Lock()
+        self._links: dict[str, list[ProjectFile]] | None = None
         self.used_indexes: set[str] = set()
 
     def close(self) -> None:
+        """Drop queued work; requests still running end at their timeout without retrying."""
         self.pool.shutdown(wait=False, cancel_futures=True)
-        self.http.pool.clear()
+        self.http.close()
 
     def __enter__(self) -> IndexClient:
         return self
@@ -54,17 +62,24 @@ class IndexClient:
 
     def project_files(self, name: str) -> list[ProjectFile]:
         """Every file offered for `name`; raises PackageNotFound if no index or find-links has it."""
+        _not_on_pool()
         return self._project_future(name).result()
 
     def _project_future(self, name: str) -> Future[list[ProjectFile]]:
         key = canonicalize_name(name)
         with self._lock:
             fut = self._projects.get(key)
+        if fut is not None:
+            return fut
+        local = self._find_links().get(key, [])  # in the caller's thread, never a pool task
+        with self._lock:
+            fut = self._projects.get(key)
             if fut is None:
-                fut = self._projects[key] = self.pool.submit(self._load_project, key)
+                fut = self._projects[key] = self.pool.submit(self._load_project, key, local)
             return fut
 
-    def _load_project(self, name: str) -> list[ProjectFile]:
+    def _load_project(self, name: str, local: list[ProjectFile]) -> list[ProjectFile]:
+        """Runs on the pool: the first index page that knows `name`, plus its find-links wheels."""
         files: list[ProjectFile] = []
         found = False
         for index in self.config.index_urls:
@@ -78,23 +93,23 @@ class IndexClient:
             with self._lock:
                 self.used_indexes.add(index)
             break  # first index that knows the name wins
-        local = [f for f in self._find_links() if _wheel_name(f.filename) == name]
         if not found and not local:
             raise PackageNotFound(name, list(self.config.index_urls) + list(self.config.find_links))
         return [with_local_hash(f) for f in local] + files
 
-    def _find_links(self) -> list[ProjectFile]:
-        with self._lock:
+    def _find_links(self) -> dict[str, list[ProjectFile]]:
+        """The wheels of every find-links location by project name, listed on first use (a
+        directory listing or one page each). Callers that race wait on the lock, not the pool."""
+        with self._links_lock:
             if self._links is None:
-                self._links = self.pool.submit(self._load_links)
-            fut = self._links
-        return fut.result()
-
-    def _load_links(self) -> list[ProjectFile]:
-        out: list[ProjectFile] = []
-        for loc in self.config.find_links:
-            out.extend(list_location(self.http, loc))
-        return out
+                links: dict[str, list[ProjectFile]] = {}
+                for loc in self.config.find_links:
+                    for f in list_location(self.http, loc):
+                        name = _wheel_name(f.filename)
+                        if name is not None:
+                            links.setdefault(name, []).append(f)
+                self._links = links
+            return self._links
 
     # -- metadata ---------------------------------------------------------------------------
 
@@ -103,6 +118,7 @@ class IndexClient:
             self._metadata_future(f)
 
     def metadata(self, pf: ProjectFile) -> CoreMetadata:
+        _not_on_pool()
         return self._metadata_future(pf).result()
 
     def _metadata_future(self, pf: ProjectFile) -> Future[CoreMetadata]:
@@ -126,6 +142,15 @@ class IndexClient:
             raise IntegrityError("wheel", pf.url, "a sha256", "none")
         return ProjectFile(pf.filename, pf.url, {"sha256": digest}, pf.requires_python, pf.yanked, pf.metadata,
                            pf.upload_time, pf.size or len(r.body), pf.index)
+
+
+_POOL_PREFIX = "envstore-index"
+
+
+def _not_on_pool() -> None:
+    """Waiting on a future from a pool task could deadlock the pool (issue 12): refuse loudly."""
+    if threading.current_thread().name.startswith(_POOL_PREFIX):
+        raise RuntimeError("IndexClient: a pool task must not wait on another pool task")
 
 
 def _wheel_name(filename: str) -> str | None:

@@ -13,6 +13,12 @@ from envstore import settings
 from envstore.errors import EnvstoreError
 from envstore.spec.model import IndexSettings
 
+# pip's default socket timeout (its --timeout), used when pip's configuration sets none.
+DEFAULT_TIMEOUT = 15.0
+# Attempts after the first for a request that timed out, was refused or got a 5xx: with the
+# timeout this bounds how long one unreachable server can hold a command.
+RETRIES = 3
+
 
 @dataclass(frozen=True)
 class IndexConfig:
@@ -20,6 +26,7 @@ class IndexConfig:
     find_links: tuple[str, ...] = ()
     offline: bool = False
     cert: str | None = None
+    timeout: float = DEFAULT_TIMEOUT  # seconds, for connecting and for each read
 
     @property
     def all_locations(self) -> tuple[str, ...]:
@@ -46,8 +53,8 @@ def pip_config_files() -> list[Path]:
 
 
 def read_pip_config() -> dict[str, str]:
-    """index-url, extra-index-url, find-links, no-index, cert from pip.conf files ([global]
-    then [install]) and PIP_* variables, later sources overriding earlier ones."""
+    """index-url, extra-index-url, find-links, no-index, cert, timeout from pip.conf files
+    ([global] then [install]) and PIP_* variables, later sources overriding earlier ones."""
     out: dict[str, str] = {}
     for path in pip_config_files():
         if not path.is_file():
@@ -59,14 +66,35 @@ def read_pip_config() -> dict[str, str]:
             continue  # pip itself would refuse to run; do not guess at a broken file
         for section in ("global", "install", "download"):
             if parser.has_section(section):
-                for key in ("index-url", "extra-index-url", "find-links", "no-index", "cert"):
+                for key in ("index-url", "extra-index-url", "find-links", "no-index", "cert", "timeout",
+                            "default-timeout"):
                     if parser.has_option(section, key):
-                        out[key] = parser.get(section, key)
+                        # `timeout` and `default-timeout` are one pip option under two names.
+                        out[key.replace("default-timeout", "timeout")] = parser.get(section, key)
     for key, var in (("index-url", settings.PIP_INDEX_URL), ("extra-index-url", settings.PIP_EXTRA_INDEX_URL),
-                     ("find-links", settings.PIP_FIND_LINKS), ("cert", settings.PIP_CERT)):
+                     ("find-links", settings.PIP_FIND_LINKS), ("cert", settings.PIP_CERT),
+                     ("timeout", settings.PIP_TIMEOUT), ("timeout", settings.PIP_DEFAULT_TIMEOUT)):
         if var.get():
             out[key] = var.get() or ""
     return out
+
+
+def pip_timeout(pip: dict[str, str] | None = None) -> float:
+    """pip's socket timeout in seconds (PIP_DEFAULT_TIMEOUT, PIP_TIMEOUT, pip.conf `timeout` or
+    `default-timeout`), else pip's default."""
+    value = (read_pip_config() if pip is None else pip).get("timeout")
+    if not value:
+        return DEFAULT_TIMEOUT
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:  # also rejects nan
+        err = EnvstoreError(
+            f"pip's timeout setting (PIP_DEFAULT_TIMEOUT or pip.conf `timeout`) is {value!r}, not a number of seconds")
+        err.hint = "set it to a positive number of seconds, e.g. PIP_DEFAULT_TIMEOUT=30"
+        raise err
+    return seconds
 
 
 def pip_default_index() -> str | None:
@@ -103,4 +131,4 @@ def resolve_index_config(
         u = u.rstrip("/") + "/"
         if u not in seen:
             seen.append(u)
-    return IndexConfig(tuple(seen), tuple(dict.fromkeys(links)), offline, pip.get("cert") or None)
+    return IndexConfig(tuple(seen), tuple(dict.fromkeys(links)), offline, pip.get("cert") or None, pip_timeout(pip))

@@ -1,5 +1,6 @@
 """HTTP(S) and file:// fetching for the index client: one pooled urllib3 manager (connection
-reuse), retries with backoff on 5xx and timeouts only, the revalidating cache, --offline.
+reuse), a connect and a read timeout on every request, a bounded number of retries with backoff
+on 5xx, timeouts and refused connections only, the revalidating cache, --offline.
 Knows nothing of package indexes; returns bytes or raises IndexFetchError/OfflineMiss."""
 
 from __future__ import annotations
@@ -15,13 +16,24 @@ from pathlib import Path
 import urllib3
 
 from envstore.index.cache import HttpCache
+from envstore.index.config import DEFAULT_TIMEOUT, RETRIES
 from envstore.index.errors import IndexFetchError, IntegrityError, OfflineMiss
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
+# Failures worth another attempt: the server may answer next time. Anything else urllib3
+# raises (a malformed URL, too many redirects, a bad TLS certificate) will not change.
+_TRANSIENT = (urllib3.exceptions.TimeoutError, urllib3.exceptions.ProtocolError,
+              urllib3.exceptions.NewConnectionError)
+# A connection that has not opened in this long will not: a larger pip timeout only delays the
+# error (the read timeout, where slow servers and proxies show, is not capped).
+MAX_CONNECT_TIMEOUT = 10.0
+TIMEOUT_HINT = ("the server did not answer in time; check the URL and your network, raise pip's timeout "
+                "(PIP_DEFAULT_TIMEOUT or `timeout` in pip.conf), or use --offline to resolve from the cache")
 # Heuristic freshness (RFC 9111 4.2.2) for a 200 that carries no Cache-Control, ETag or
 # Last-Modified: without it such an index would be downloaded whole on every resolve.
 HEURISTIC_MAX_AGE = 600.0
 _MAX_AGE = re.compile(r"max-age=(\d+)")
+_OS_ERROR = re.compile(r"\[Errno [^\]]+\] [^()'\"]+")
 USER_AGENT = "envstore"
 
 
@@ -46,14 +58,44 @@ class NotFound(Exception):
         self.url, self.status = url, status
 
 
+def timeouts(seconds: float) -> urllib3.Timeout:
+    """pip's one socket timeout as urllib3's connect and read timeouts (the read timeout bounds
+    each wait for bytes, so a server that stops mid-response is caught too)."""
+    return urllib3.Timeout(connect=min(seconds, MAX_CONNECT_TIMEOUT), read=seconds)
+
+
+def failure_reason(error: BaseException, seconds: float) -> tuple[str, bool]:
+    """A short reason for a failed request (urllib3 wraps the cause in MaxRetryError) and
+    whether it was a timeout."""
+    cause = getattr(error, "reason", None) or error
+    # NewConnectionError (refused, unreachable, no such host) subclasses ConnectTimeoutError.
+    if isinstance(cause, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ProtocolError, OSError)):
+        # urllib3's text wraps the OS's ("... Failed to establish a new connection: [Errno 111]
+        # Connection refused"): keep the part a user can act on.
+        os_error = _OS_ERROR.search(str(cause))
+        return f"connection failed ({os_error.group(0) if os_error else type(cause).__name__})", False
+    if isinstance(cause, urllib3.exceptions.ConnectTimeoutError):
+        return f"timed out connecting (no connection within {min(seconds, MAX_CONNECT_TIMEOUT):g}s)", True
+    if isinstance(cause, urllib3.exceptions.TimeoutError) or "timed out" in str(cause):
+        return f"timed out (no response within {seconds:g}s)", True
+    return str(cause), False
+
+
+def is_transient(error: BaseException) -> bool:
+    return isinstance(getattr(error, "reason", None) or error, _TRANSIENT)
+
+
 class HttpClient:
     def __init__(self, cache: HttpCache | None, offline: bool = False, cert: str | None = None,
-                 timeout: float = 30.0, retries: int = 3, backoff: float = 0.25, pool_size: int = 16) -> None:
+                 timeout: float = DEFAULT_TIMEOUT, retries: int = RETRIES, backoff: float = 0.25,
+                 pool_size: int = 16) -> None:
         self.cache = cache
         self.offline = offline
         self.retries = retries
         self.backoff = backoff
-        self.timeout = urllib3.Timeout(connect=min(timeout, 10.0), read=timeout)
+        self.timeout_seconds = timeout
+        self.timeout = timeouts(timeout)
+        self.closed = False  # set by close(): requests still running make no further attempts
         kw = {"ca_certs": cert} if cert and Path(cert).exists() else {}
         # urllib3 follows redirects only; our loop below owns every other retry decision.
         retry = urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=5,
@@ -66,7 +108,8 @@ class HttpClient:
     # -- plain requests -------------------------------------------------------------------
 
     def request(self, url: str, headers: dict[str, str] | None = None, method: str = "GET") -> Response:
-        """One request with retries on 5xx/timeouts. 404/410 raise NotFound; other 4xx raise."""
+        """One request with at most `retries` more attempts on 5xx, timeouts and refused
+        connections. 404/410 raise NotFound; other 4xx and exhausted retries raise IndexFetchError."""
         if url.startswith("file:"):
             return _file_response(url)
         if self.offline:
@@ -76,21 +119,17 @@ class HttpClient:
             try:
                 r = self.pool.request(method, url, headers=headers or {}, timeout=self.timeout,
                                       preload_content=True)
-            except (urllib3.exceptions.TimeoutError, urllib3.exceptions.ProtocolError,
-                    urllib3.exceptions.NewConnectionError, urllib3.exceptions.MaxRetryError) as e:
-                if attempt < self.retries:
+            except urllib3.exceptions.HTTPError as e:
+                if is_transient(e) and self._retry(attempt):
                     attempt += 1
-                    time.sleep(self.backoff * 2 ** (attempt - 1))
                     continue
-                cause = getattr(e, "reason", None) or e
-                timed_out = isinstance(cause, urllib3.exceptions.TimeoutError) or "timed out" in str(cause)
-                reason = "timed out" if timed_out else f"connection failed ({type(cause).__name__})"
-                raise IndexFetchError(url, f"{reason} after {attempt + 1} attempts") from None
+                reason, timed_out = failure_reason(e, self.timeout_seconds)
+                tries = f" after {attempt + 1} attempts" if attempt else ""
+                raise IndexFetchError(url, reason + tries, hint=TIMEOUT_HINT if timed_out else None) from None
             self.requests += 1
             self.bytes += len(r.data)
-            if r.status in RETRY_STATUSES and attempt < self.retries:
+            if r.status in RETRY_STATUSES and self._retry(attempt):
                 attempt += 1
-                time.sleep(self.backoff * 2 ** (attempt - 1))
                 continue
             hdrs = {k.lower(): v for k, v in r.headers.items()}
             if r.status in (404, 410):
@@ -99,6 +138,17 @@ class HttpClient:
                 raise IndexFetchError(url, r.reason or "", r.status)
             # urllib3 reports only the path of a redirect target; keep it absolute.
             return Response(urllib.parse.urljoin(url, r.geturl() or url), r.status, hdrs, r.data)
+
+    def _retry(self, attempt: int) -> bool:
+        """Whether to try again after `attempt` retries; sleeps the backoff if so."""
+        if attempt >= self.retries or self.closed:
+            return False
+        time.sleep(self.backoff * 2 ** attempt)
+        return True
+
+    def close(self) -> None:
+        self.closed = True
+        self.pool.clear()
 
     # -- cached GETs ------------------------------------------------------------------------
 
