@@ -13,12 +13,14 @@ from envstore.interpreters.discover import pyenv_candidates
 EXPECTED_MINORS = ["3.8", "3.9", "3.10", "3.11", "3.12", "3.13"]
 
 
-def pyenv_pythons() -> dict[str, Path]:
-    """minor version -> installation prefix, newest patch release per minor, 3.8+ only."""
+def pyenv_pythons(minimum: tuple[int, int] = (3, 8)) -> dict[str, Path]:
+    """minor version -> installation prefix, newest patch release per minor, `minimum` and
+    newer (3.8 by default: the versions every interpreter test runs on; the legacy-target
+    tests ask for 3.6)."""
     out: dict[str, tuple[tuple[int, ...], Path]] = {}
     for c in pyenv_candidates():
         parts = tuple(int(x) for x in re.findall(r"\d+", c.version_hint or "")[:3])
-        if len(parts) < 2 or parts[:2] < (3, 8):
+        if len(parts) < 2 or parts[:2] < minimum:
             continue
         minor = f"{parts[0]}.{parts[1]}"
         if minor not in out or parts > out[minor][0]:

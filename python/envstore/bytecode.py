@@ -1,7 +1,8 @@
 """Bytecode compiled once per (set of .py files, interpreter) and shared as blobs: hash-based
-.pyc (unchecked, since prefixes are immutable) so blob mtimes do not matter, with relative
-co_filename (the import system fixes it up to the real path at load), so one compile serves
-every prefix that uses the same wheel with the same interpreter."""
+.pyc (unchecked, since prefixes are immutable) so blob mtimes do not matter (3.6: see
+envstore.pycs), with relative co_filename (the import system fixes it up to the real path at
+load), so one compile serves every prefix that uses the same wheel with the same interpreter.
+A wheel's own pycs give way to these (shipped_pyc_replaced)."""
 
 from __future__ import annotations
 
@@ -11,22 +12,22 @@ import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Callable
 
 from envstore._core import Store, remove_tree
 from envstore.db import StoreDB
 from envstore.errors import EnvstoreError
+from envstore.pycs import PYC_FUNCTIONS
+from envstore.progress import Phase, silent
 from envstore.store import manifest_usable
 
-# Runs inside the TARGET interpreter (3.8+): file list on stdin, pycs written under out_root.
-COMPILE_SCRIPT = r"""
-import importlib.util, os, py_compile, sys
+# Runs inside the TARGET interpreter (3.6+), after PYC_FUNCTIONS: file list on stdin, pycs
+# written under out_root.
+COMPILE_SCRIPT = PYC_FUNCTIONS + r"""
 src_root, out_root = sys.argv[1], sys.argv[2]
-mode = py_compile.PycInvalidationMode.UNCHECKED_HASH
 for rel in sys.stdin.read().splitlines():
-    cfile = os.path.join(out_root, importlib.util.cache_from_source(rel))
     try:
-        py_compile.compile(os.path.join(src_root, rel), cfile=cfile, dfile=rel,
-                           doraise=True, invalidation_mode=mode)
+        compile_to(os.path.join(src_root, rel), os.path.join(out_root, cache_from_source(rel)), rel, -1)
     except Exception:
         pass  # Python-2-only files, templates: importing them fails with or without a pyc
 """
@@ -39,6 +40,33 @@ CHUNK = 400
 
 class BytecodeError(EnvstoreError):
     code = "bytecode"
+
+
+def cache_tag(py_version: str) -> str:
+    """sys.implementation.cache_tag of the CPython X.Y that bytecode is compiled for."""
+    return "cpython-" + py_version.replace(".", "")
+
+
+def shipped_pyc_replaced(path: str, entries: dict[str, dict], py_version: str, read: Callable[[], bytes]) -> bool:
+    """Whether a wheel's own `<dir>/__pycache__/<name>.<tag>[.opt-N].pyc` is left out of its
+    placement (`read` gives the file's bytes, called only when its header decides). Only one whose source `<dir>/<name>.py`
+    ships too: a timestamp pyc can never be valid in the store (blob mtimes mean nothing, and
+    a pre-3.7 header has only the timestamp), and the store's own pyc takes the level-0 path of
+    this Python. A hash-based pyc elsewhere (an optimisation level, another Python) is kept:
+    it carries its source's hash, so the import system checks it or the wheel vouches for it."""
+    folder, _, name = path.rpartition("/")
+    base, _, cache_dir = folder.rpartition("/")
+    if cache_dir != "__pycache__" or not name.endswith(".pyc"):
+        return False
+    stem, _, rest = name[: -len(".pyc")].partition(".")
+    source = f"{base}/{stem}.py" if base else f"{stem}.py"
+    if source not in entries:
+        return False  # a sourceless module: the pyc is all there is
+    if rest == cache_tag(py_version):
+        return True
+    data = read()
+    flags = int.from_bytes(data[4:8], "little") if len(data) >= 8 else 0
+    return flags not in (1, 3)  # not hash-based (PEP 552): a timestamp or an unknown header
 
 
 def python_sources(entries: dict[str, dict], under: str) -> dict[str, dict]:
@@ -57,7 +85,8 @@ def put_sources(store: Store, entries: dict[str, dict], site_packages: str) -> s
 
 
 def compile_all(
-    store: Store, db: StoreDB, sources: list[str | None], python: Path, interpreter_id: str, tmp: Path
+    store: Store, db: StoreDB, sources: list[str | None], python: Path, interpreter_id: str, tmp: Path,
+    progress: Phase | None = None,
 ) -> list[str | None]:
     """For each sources manifest, the id of its manifest of __pycache__ files (None where there
     is nothing to compile). Cached results are reused; the rest compile together, in chunks
@@ -74,7 +103,9 @@ def compile_all(
         else:
             todo[src] = sorted(json.loads(store.manifest_json(src))["entries"])
     if todo:
-        compiled = _compile(store, todo, python, tmp)
+        files = sum(len(names) for names in todo.values())
+        row = (progress or silent()).row("compiling bytecode", total=files, noun="file", report="{} compiled")
+        compiled = _compile(store, todo, python, tmp, row.advance)
         for src, manifest_id in compiled.items():
             if manifest_id is not None:
                 db.register_bytecode(src, interpreter_id, manifest_id)
@@ -82,7 +113,8 @@ def compile_all(
     return [found.get(src) if src is not None else None for src in sources]
 
 
-def _compile(store: Store, todo: dict[str, list[str]], python: Path, tmp: Path) -> dict[str, str | None]:
+def _compile(store: Store, todo: dict[str, list[str]], python: Path, tmp: Path,
+             advance: Callable[[int], None]) -> dict[str, str | None]:
     works = {src: tmp / f"bytecode-{src[:16]}" for src in todo}
     try:
         for src, work in works.items():
@@ -93,7 +125,7 @@ def _compile(store: Store, todo: dict[str, list[str]], python: Path, tmp: Path) 
             (work / "out").mkdir()
         jobs = [(works[src], files[i:i + CHUNK]) for src, files in todo.items() for i in range(0, len(files), CHUNK)]
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-            for _ in pool.map(lambda job: _run_compiler(python, *job), jobs):
+            for _ in pool.map(lambda job: (_run_compiler(python, *job), advance(len(job[1]))), jobs):
                 pass  # re-raises the first failure
         return {
             src: store.ingest_dir(work / "out").manifest_id if any((work / "out").iterdir()) else None

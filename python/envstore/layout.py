@@ -1,7 +1,8 @@
 """Place an ingested wheel into a venv-style prefix, per the binary distribution format:
 root and purelib/platlib into site-packages, `.data/scripts` into bin (with `#!python`
 rewritten), headers under include/site, data at the prefix root; entry points become
-launchers; INSTALLER and a RECORD for the installed paths are written. The result is a new
+launchers; INSTALLER and a RECORD for the installed paths are written; a shipped .pyc that
+the store's own bytecode replaces is left out. The result is a new
 manifest of existing blobs plus a few generated ones; no file is copied. What does not depend
 on the prefix is placed once per (wheel, Python X.Y) and reused (see PlacedWheel)."""
 
@@ -14,9 +15,11 @@ import io
 import json
 import posixpath
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from envstore._core import Store, hash_bytes
+from envstore.bytecode import shipped_pyc_replaced
 from envstore.errors import ArchiveError
 from envstore.scripts import check_script_name, entry_point_scripts, rewrite_script
 
@@ -138,6 +141,8 @@ def place_core(
     for path, entry in entries.items():
         if entry["type"] != "file" or path == f"{dist_info}/RECORD":
             continue
+        if path.endswith(".pyc") and shipped_pyc_replaced(path, entries, py_version, partial(read_blob, store, entry)):
+            continue  # the store's own bytecode goes there (DESIGN: bytecode); RECORD leaves it out
         record_hash = original.get(path, "")
         top, _, rest = path.partition("/")
         if top != data_dir:

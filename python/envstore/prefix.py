@@ -20,11 +20,12 @@ from envstore._core import Store, make_dirs_read_only, remove_tree, sync_filesys
 from envstore.bytecode import compile_all, put_sources
 from envstore.db import StoreDB
 from envstore.layout import BlobBatch, Layout, PlacedWheel, finish, place_core
+from envstore.progress import Phase, silent
 from envstore.store import manifest_usable
 
 ENVS_DIR = "envs"
 LAYOUT_VERSION = 1  # bump when the prefix layout changes: it is part of every store path
-PLACEMENT_VERSION = 1  # bump when place_core's output changes: cached placements are then redone
+PLACEMENT_VERSION = 2  # bump when place_core's output changes: cached placements are then redone (2: shipped pycs)
 # A prefix's manifests are labelled by package; these suffixes mark a package's extra parts.
 SCRIPTS = " (scripts)"
 BYTECODE = " (bytecode)"
@@ -100,14 +101,20 @@ def _base_manifest(batch: BlobBatch, interpreter: Interpreter, layout: Layout) -
 
 
 def assemble(
-    store: Store, db: StoreDB, dest: Path, wheels: list[IngestedWheel], interpreter: Interpreter, tmp: Path
+    store: Store, db: StoreDB, dest: Path, wheels: list[IngestedWheel], interpreter: Interpreter, tmp: Path,
+    progress: Phase | None = None,
 ) -> list[tuple[str, str]]:
     """(label, manifest id) pairs whose union is the prefix at `dest`."""
+    progress = progress or silent()
     layout = Layout(prefix=dest, py_version=py_version(interpreter))
     batch = BlobBatch(store)
     base = _base_manifest(batch, interpreter, layout)
     key = f"{layout.py_version}/{PLACEMENT_VERSION}"
-    parts = [_placement(store, db, w, key, layout, batch) for w in wheels]
+    placing = progress.row("placing wheels", total=len(wheels), noun="wheel")
+    parts = []
+    for w in wheels:
+        parts.append(_placement(store, db, w, key, layout, batch))
+        placing.advance()
     batch.flush()  # manifests may name only blobs that exist
     manifests = [("envstore", store.put_manifest(json.dumps(base)))]
     new_rows = []
@@ -117,7 +124,8 @@ def assemble(
             part.sources = put_sources(store, part.core_doc["entries"], layout.site_packages)
             new_rows.append((w.manifest_id, key, part.core_id, part.sources, part.placed.extra_json()))
     bytecode = compile_all(
-        store, db, [p.sources for p in parts], Path(interpreter.executable), interpreter.manifest_id, tmp
+        store, db, [p.sources for p in parts], Path(interpreter.executable), interpreter.manifest_id, tmp,
+        progress=progress,
     )
     for w, part, compiled in zip(wheels, parts, bytecode):
         manifests.append((w.label, part.core_id))
@@ -165,13 +173,16 @@ def _warn_copied(dest: Path, files: int, fallbacks: list[tuple[str, int]]) -> No
           "`store verify` still checks them", file=sys.stderr)
 
 
-def publish(store: Store, manifests: list[tuple[str, str]], dest: Path, tmp: Path) -> bool:
+def publish(store: Store, manifests: list[tuple[str, str]], dest: Path, tmp: Path,
+            progress: Phase | None = None) -> bool:
     """Materialize into tmp, make read-only, rename to dest. False when dest already existed
     (a concurrent realize of the same lock won): the caller then uses theirs."""
     build = tmp / f"prefix-{dest.name}-{os.getpid()}"
     if build.exists():
         remove_tree(build)
+    linking = (progress or silent()).row("linking files into the prefix", noun="file", report="{} linked")
     placed = store.materialize(manifests, build)
+    linking.finish(placed.files)
     if placed.link_fallbacks:
         _warn_copied(dest, placed.files, placed.link_fallbacks)
     make_dirs_read_only(build)

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from envstore.cli.format import human_bytes, json_document
+from envstore.progress import duration, plural
 
 
 @click.group("python")
@@ -17,7 +18,7 @@ def command() -> None:
 
 def _discovered() -> list[dict]:
     from envstore.interpreters.discover import discover
-    from envstore.interpreters.model import InterpreterError
+    from envstore.interpreters.model import SUPPORTED, InterpreterError, UnsupportedInterpreter, is_supported
     from envstore.interpreters.probe import probe
 
     rows = []
@@ -27,7 +28,11 @@ def _discovered() -> list[dict]:
         try:
             p = probe(c.executable)
             row.update(implementation=p.implementation, version=p.version, architecture=p["machine"],
-                       origin=p["base_prefix"], usable=p.implementation == "cpython")
+                       origin=p["base_prefix"], usable=p.implementation == "cpython" and is_supported(p.version))
+            if p.implementation == "cpython" and not row["usable"]:
+                row["problem"] = f"python {p.version}: unsupported ({SUPPORTED})"
+        except UnsupportedInterpreter as e:
+            row.update(version=e.version, problem=f"python {e.version}: unsupported ({SUPPORTED})")
         except InterpreterError as e:
             row["problem"] = str(e)
         rows.append(row)
@@ -66,8 +71,9 @@ def _report(app, result) -> None:  # type: ignore[no-untyped-def]
         app.info(f"python {info.version} already in the store (unchanged since it was imported)")
     elif result.ingest is not None:
         ing = result.ingest
-        app.info(f"imported python {info.version}: {ing.files} files, {human_bytes(ing.bytes)}; "
-                 f"{ing.new_blobs} new blobs ({human_bytes(ing.new_bytes)}) in {result.timings.get('total', 0):.1f} s")
+        app.info(f"imported python {info.version}: {plural(ing.files, 'file')}, {human_bytes(ing.bytes)}; "
+                 f"{plural(ing.new_blobs, 'new blob')} ({human_bytes(ing.new_bytes)}) "
+                 f"in {duration(result.timings.get('total', 0))}")
     click.echo(str(info.store_path))
 
 

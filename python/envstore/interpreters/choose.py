@@ -5,7 +5,7 @@ already in the store wins; otherwise a discovered one is imported, once."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
@@ -14,12 +14,14 @@ from envstore._core import Store
 from envstore.interpreters import registry
 from envstore.interpreters.discover import Candidate, discover
 from envstore.interpreters.importer import MIN_VERSION, import_interpreter
-from envstore.interpreters.model import InterpreterError, InterpreterInfo
+from envstore.interpreters.model import SUPPORTED, InterpreterError, InterpreterInfo
 from envstore.interpreters.probe import probe
 
 _CLAUSE = re.compile(r"^(==|!=|>=|<=|~=|>|<|=)?\s*([0-9][0-9a-zA-Z.]*?)(\.\*|\*)?$")
 
 Matcher = Callable[[Version], bool]
+# An exact pin of a patch release: `3.8.5`, `=3.8.5`, `==3.8.5`, `python 3.8.5`.
+_PATCH_PIN = re.compile(r"^(python\s*)?(==?)?\s*(?P<version>(?P<major>\d+)\.(?P<minor>\d+)\.\d+)$")
 
 
 def _prefix_match(spec: Version, v: Version) -> bool:
@@ -99,26 +101,62 @@ def find_interpreter(
             return info
     found: list[tuple[Version, Candidate]] = []
     too_old: list[Version] = []
+    elsewhere: set[Version] = set()  # supported versions that do not match: named in the error
     for c in discover():
         v = _candidate_version(c)
-        if v is not None and match(v):
-            (found.append((v, c)) if v.release[:2] >= MIN_VERSION else too_old.append(v))
+        if v is None:
+            continue
+        if not match(v):
+            if v.release[:2] >= MIN_VERSION:
+                elsewhere.add(v)
+        elif v.release[:2] >= MIN_VERSION:
+            found.append((v, c))
+        else:
+            too_old.append(v)
     for v, c in sorted(found, key=lambda x: x[0], reverse=True):
         if progress is not None:
             progress(f"importing python {v} from {c.executable} into the store (once; this takes a while) ...")
         try:
-            return import_interpreter(store, c.executable, progress=progress).info
+            result = import_interpreter(store, c.executable, progress=progress)
         except InterpreterError:
             continue  # a broken installation: try the next best
+        if progress is not None and not result.reused:
+            from envstore.progress import duration
+
+            progress(f"imported python {result.info.version} in {duration(result.timings.get('total', 0))}")
+        return result.info
     wanted = f"python {constraint}" if constraint else "any python"
-    minimum = ".".join(map(str, MIN_VERSION))
     if too_old:
         raise InterpreterError(
-            f"no interpreter matching '{wanted}' that envstore supports: found {', '.join(map(str, too_old))}, "
-            f"but envstore supports CPython {minimum} and newer",
-            hint=f"ask for python>={minimum} in the env file",
+            f"no interpreter matching '{wanted}' that envstore supports: found {_versions(too_old)}, "
+            f"but {SUPPORTED}",
+            hint=f"ask for python>={MIN_VERSION[0]}.{MIN_VERSION[1]} in the env file",
         )
-    raise InterpreterError(
-        f"no interpreter matching '{wanted}' in the store or on this machine",
-        hint="install one with `store python install VERSION` or import one with `store python import PATH`",
-    )
+    elsewhere.update(Version(i.version) for i in list_interpreters(store) if i.implementation == "cpython")
+    raise _none_matches(wanted, (constraint or "").strip(), elsewhere)
+
+
+def _versions(versions: Iterable[Version]) -> str:
+    return ", ".join(str(v) for v in sorted(set(versions), reverse=True))
+
+
+def _none_matches(wanted: str, constraint: str, available: set[Version]) -> InterpreterError:
+    """What exists and what to do, for a constraint nothing here matches. A patch release
+    (`3.8.5`) with another of its minor present (3.8.18) is the common case: the env file
+    came from another machine, and `python=3.8` is what it means."""
+    install = "`store python install VERSION` or import one with `store python import PATH`"
+    if not available:
+        return InterpreterError(f"no interpreter matching '{wanted}' in the store or on this machine",
+                                hint=f"install one with {install}")
+    message = f"no interpreter matching '{wanted}' in the store or on this machine (found {_versions(available)})"
+    pin = _PATCH_PIN.match(constraint)
+    if pin:
+        minor = f"{pin['major']}.{pin['minor']}"
+        same = [v for v in available if f"{v.major}.{v.minor}" == minor]
+        if same:
+            return InterpreterError(
+                message,
+                hint=f"write python={minor} in the env file to take any {minor}.x ({_versions(same)} is here), "
+                     f"or install {pin['version']} with `store python install {pin['version']}`",
+            )
+    return InterpreterError(message, hint=f"ask for one of those, or install one with {install}")

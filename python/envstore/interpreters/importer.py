@@ -18,16 +18,17 @@ from envstore.interpreters import registry
 from envstore.interpreters.bytecode import compile_stdlib
 from envstore.interpreters.discover import _versioned_python
 from envstore.interpreters.fsops import make_read_only, remove_tree, staging_dir
-from envstore.interpreters.model import InterpreterError, InterpreterInfo
+from envstore.interpreters.model import (  # noqa: F401 - MIN_VERSION is re-exported
+    MIN_VERSION, InterpreterError, InterpreterInfo, UnsupportedInterpreter, is_supported,
+)
 from envstore.interpreters.probe import Probe, clean_env, probe
 from envstore.interpreters.relocate import RelocationReport, relocate
 from envstore.interpreters.stage import SHARED_PREFIXES, stage
 from envstore.interpreters.tags import abi_tag, compatible_tags
+from envstore.progress import open_phase, plural
 from envstore.storelock import store_lock
 
 Progress = Callable[[str], None]
-# The bytecode step needs code.replace (3.8); older interpreters are past their end of life.
-MIN_VERSION = (3, 8)
 
 
 @dataclass
@@ -155,8 +156,8 @@ def import_interpreter(
     p = probe_installation(exe)
     if p.implementation != "cpython":
         raise InterpreterError(f"{exe} is {p.implementation}; only CPython can be imported so far")
-    if tuple(int(x) for x in p.minor.split(".")) < MIN_VERSION:
-        raise InterpreterError(f"{exe} is python {p.version}; envstore supports CPython 3.8 and newer")
+    if not is_supported(p.version):
+        raise UnsupportedInterpreter(exe, p.version)
     prefix = Path(p["base_prefix"])
     stdlib = Path(p["stdlib"])
     if p["base_prefix"] != p["prefix"]:
@@ -178,11 +179,14 @@ def import_interpreter(
     # the record that keeps them is written.
     with store_lock(root, exclusive=False, on_wait=lambda: say("waiting for the store lock")):
         work = staging_dir(root, "python")
+        steps = open_phase(progress)  # on a terminal, a live row per step (each takes seconds)
         try:
             tree = work / "tree"
             t = time.perf_counter()
             say(f"staging {prefix}")
+            row = steps.row("staging the installation")
             stage(prefix, tree, p.minor)
+            row.finish()
             timings["stage"] = time.perf_counter() - t
 
             t = time.perf_counter()
@@ -192,25 +196,33 @@ def import_interpreter(
                 for cand in (str(prefix), os.path.realpath(prefix), p["build_prefix"], p["build_exec_prefix"]):
                     if cand and cand not in SHARED_PREFIXES:
                         old_prefixes.add(cand)
+            row = steps.row("relocating it into the store")
             report = relocate(tree, sorted(old_prefixes))
+            row.finish()
             timings["relocate"] = time.perf_counter() - t
 
             t = time.perf_counter()
             say(f"compiling bytecode with python {p.version}")
+            row = steps.row("compiling the standard library's bytecode")
             compiled = compile_stdlib(tree / "bin" / f"python{p.minor}", tree / stdlib_rel, stdlib,
                                       stdlib_rel, _opt_levels(stdlib, p.minor))
-            say(f"bytecode: {compiled} files compiled, the rest converted from the original's")
+            row.finish()
+            say(f"bytecode: {plural(compiled, 'file')} compiled, the rest converted from the original's")
             timings["compile"] = time.perf_counter() - t
 
             t = time.perf_counter()
+            row = steps.row("ingesting its files as blobs", noun="file")
             ingest = store.ingest_dir(tree)
+            row.finish(ingest.files)
             timings["ingest"] = time.perf_counter() - t
 
             t = time.perf_counter()
             name = _store_path_name(ingest.manifest_id, p)
             dest = registry.python_dir(root) / name
             existed = dest.exists()
+            row = steps.row("materializing it under the store's python/")
             _publish(store, ingest.manifest_id, dest, work)
+            row.finish()
             timings["materialize"] = time.perf_counter() - t
 
             # Describe the interpreter as it runs from the store: this also proves it runs there.
@@ -244,6 +256,7 @@ def import_interpreter(
             timings["total"] = time.perf_counter() - t0
             return ImportResult(info, False, ingest, report, timings)
         finally:
+            steps.close()
             remove_tree(work)
 
 

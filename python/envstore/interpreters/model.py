@@ -10,6 +10,12 @@ from typing import Any
 from envstore.errors import EnvstoreError
 
 
+# The oldest CPython a target may be: the probe and bytecode scripts run inside it and keep
+# to 3.6's syntax and stdlib (3.6 gets timestamp pycs: see envstore.pycs).
+MIN_VERSION = (3, 6)
+SUPPORTED = f"envstore supports CPython {MIN_VERSION[0]}.{MIN_VERSION[1]} and newer"
+
+
 class InterpreterError(EnvstoreError):
     """An interpreter could not be found, probed, imported, installed or removed."""
 
@@ -18,6 +24,18 @@ class InterpreterError(EnvstoreError):
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
         self.hint = hint
+
+
+class UnsupportedInterpreter(InterpreterError):
+    """A Python that runs but that envstore cannot target (Python 2, CPython < MIN_VERSION)."""
+
+    def __init__(self, executable: object, version: str) -> None:
+        super().__init__(f"{executable} is python {version}, which envstore does not support", hint=SUPPORTED)
+        self.version = version
+
+
+def is_supported(version: str) -> bool:
+    return tuple(int(x) for x in _release(version)[:2]) >= MIN_VERSION
 
 
 @dataclass(frozen=True)

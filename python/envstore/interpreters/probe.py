@@ -1,17 +1,18 @@
 """Ask an interpreter about itself by running it: version, prefixes, ABI and the PEP 508
 marker environment. The script runs inside the *target* (which may lack `packaging`, and may
-be as old as 3.8), so it uses the stdlib only. Never imports or changes anything."""
+be as old as 3.6), so it uses the stdlib only. Never imports or changes anything."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from envstore.interpreters.model import InterpreterError
+from envstore.interpreters.model import InterpreterError, UnsupportedInterpreter, is_supported
 
 # Kept to syntax every CPython 3.6+ understands. The marker keys are those of PEP 508,
 # computed the way packaging.markers.default_environment() does.
@@ -62,6 +63,10 @@ sys.stdout.write(json.dumps(out))
 """
 
 
+# Valid Python 2 and 3; only `sys` (built in, so nothing on sys.path can stand in for it).
+_VERSION_SCRIPT = "import sys; sys.stdout.write('%d.%d.%d' % sys.version_info[:3])"
+
+
 @dataclass(frozen=True)
 class Probe:
     """What an interpreter said about itself."""
@@ -98,6 +103,19 @@ def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def _old_python_version(executable: Path, env: dict[str, str], timeout: float) -> str | None:
+    """The version of a Python too old for the probe (Python 2 knows no -I), else None."""
+    try:
+        proc = subprocess.run([str(executable), "-E", "-S", "-c", _VERSION_SCRIPT],
+                              capture_output=True, text=True, timeout=timeout, env=env)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    version = proc.stdout.strip()
+    if proc.returncode != 0 or not re.fullmatch(r"\d+\.\d+\.\d+", version) or is_supported(version):
+        return None
+    return version
+
+
 def probe(executable: Path, env: dict[str, str] | None = None, timeout: float = 60) -> Probe:
     """Run `executable` with the probe script; InterpreterError if it is not a Python."""
     if not executable.is_file() or not os.access(executable, os.X_OK):
@@ -110,6 +128,9 @@ def probe(executable: Path, env: dict[str, str] | None = None, timeout: float = 
     except (OSError, subprocess.TimeoutExpired) as e:
         raise InterpreterError(f"{executable} is not a Python interpreter ({e})") from None
     if proc.returncode != 0:
+        old = _old_python_version(executable, env or clean_env(), timeout)
+        if old is not None:
+            raise UnsupportedInterpreter(executable, old)
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise InterpreterError(f"{executable} is not a working Python interpreter: {last}")
     try:

@@ -20,6 +20,7 @@ from envstore.interpreters.fsops import remove_tree, staging_dir
 from envstore.interpreters.importer import ImportResult, Progress, import_interpreter
 from envstore.interpreters.model import InterpreterError
 from envstore.interpreters.choose import parse_constraint
+from envstore.progress import Phase, phase, silent, size
 from envstore.storelock import store_lock
 
 from packaging.version import Version
@@ -55,14 +56,17 @@ def _is_url(location: str) -> bool:
     return re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", location) is not None
 
 
-def _fetch(url: str, dest: Path) -> str:
+def _fetch(url: str, dest: Path, progress: Phase | None = None) -> str:
     """Download to `dest`, returning its sha256."""
     h = hashlib.sha256()
+    row = (progress or silent()).row("downloading", unit="bytes")
     try:
         with urllib.request.urlopen(url, timeout=60) as r, open(dest, "wb") as f:  # noqa: S310 - user's mirror
+            row.set_total(int(r.headers.get("Content-Length") or 0) or None)
             while chunk := r.read(1 << 20):
                 h.update(chunk)
                 f.write(chunk)
+                row.advance(len(chunk))
     except (urllib.error.URLError, OSError, ValueError) as e:
         raise InterpreterError(f"could not download {url}: {getattr(e, 'reason', e)}") from None
     return h.hexdigest()
@@ -135,8 +139,9 @@ def _install(store: Store, version: str, location: str, sha256: str | None, prog
                     hint="publish <archive>.sha256 beside it or pass --sha256 (downloads are checked, never trusted)",
                 )
             archive = work / (location.rstrip("/").rsplit("/", 1)[-1] or "python.tar.gz")
-            say(f"downloading {location}")
-            actual = _fetch(location, archive)
+            with phase(progress, f"downloading {location}") as ph:
+                actual = _fetch(location, archive, ph)
+                ph.summary = f"downloaded {archive.name} ({size(ph.rows[0].completed)})"
         else:
             archive = Path(location)
             if not archive.is_file():
