@@ -18,7 +18,7 @@ from envstore import reserve
 from envstore.errors import EnvstoreError, store_write_problem, while_doing
 from envstore.fastpath import remember
 from envstore.lockfile import Lock, LockedWheel, LockfileError, is_stale, lock_path_for, read_lock
-from envstore.progress import byte_progress
+from envstore.progress import phase, plural, size
 from envstore.prefix import ENVS_DIR, IngestedWheel, assemble, publish, store_path, store_path_digest
 from envstore.roots import add_out_link
 from envstore.shims import after_realize
@@ -78,22 +78,20 @@ def obtain_lock(env_file: Path, store: Any, options: RealizeOptions, info: Info,
     if options.frozen:
         why = "does not exist" if lock is None else "is stale (the env file changed)"
         raise LockfileError(f"the lockfile {why} but --frozen was given", lock_path, "run `store lock` first")
-    info(f"locking {env_file.name} ...")
     from envstore.resolve import lock_env
 
-    return lock_env(env_file, store, index_args=options.index_args or {}, offline=options.offline, progress=info)
+    with phase(info, f"locking {env_file.name}") as ph:
+        lock = lock_env(env_file, store, index_args=options.index_args or {}, offline=options.offline, progress=info)
+        ph.summary = f"locked {plural(len(lock.packages), 'package')}"
+    return lock
 
 
-def choose_interpreter(store: Any, lock: Lock, info: Info):
-    from envstore.interpreters import find_interpreter, list_interpreters
+def choose_interpreter(store: Any, lock: Lock, info: Info) -> tuple[Any, Lock]:
+    """The interpreter and the lock narrowed to what it installs, every wheel checked against
+    its tags: a lock from elsewhere must not build a broken env (issue 12 item 3)."""
+    from envstore.lockfit import interpreter_for_lock
 
-    wanted = lock.interpreter.get("manifest-id")
-    for candidate in list_interpreters(store):
-        if wanted and candidate.manifest_id == wanted:
-            return candidate
-    # Our locks name the interpreter; a lock another tool wrote has its requires-python.
-    version = lock.interpreter.get("version") or lock.requires_python
-    return find_interpreter(store, version or None, progress=info)
+    return interpreter_for_lock(store, lock, info)
 
 
 def realize(env_file: Path, store_root: Path | None, options: RealizeOptions, info: Info) -> Path:
@@ -102,9 +100,7 @@ def realize(env_file: Path, store_root: Path | None, options: RealizeOptions, in
     root = Path(store.root)
     read_only = store_write_problem(root)  # RELIABILITY rows 24/25: refuse before changing anything
     lock = obtain_lock(env_file, store, options, info, refusal=read_only)
-    interpreter = choose_interpreter(store, lock, info)
-    if any(p.wheel is None for p in lock.packages):
-        lock = lock.for_tags(interpreter.tags)
+    interpreter, lock = choose_interpreter(store, lock, info)
     name = env_name(env_file, lock)
     dest = store_path(root, name, store_path_digest({"packages": lock_identity(lock)}, interpreter))
     if read_only is not None:
@@ -120,7 +116,7 @@ def realize(env_file: Path, store_root: Path | None, options: RealizeOptions, in
                         _build(store, db, root, dest, name, lock, interpreter, info, options.offline)
             else:
                 db.touch_prefix(dest)
-            link = add_out_link(db, env_file, name, dest) if options.out_link else None
+            link = add_out_link(db, env_file, name, dest, info) if options.out_link else None
     finally:
         db.close()
     if link is not None:
@@ -149,11 +145,12 @@ def _build(store, db: StoreDB, root: Path, dest: Path, name: str, lock: Lock, in
     tmp.mkdir(parents=True, exist_ok=True)
     try:
         wheels = _ensure_artifacts(store, db, lock, tmp, info, offline)
-        info(f"building {dest.name} ({len(wheels)} packages) ...")
         try:
-            manifests = assemble(store, db, dest, wheels, interpreter, tmp)
-            _hook("prefix.before_rename")
-            publish(store, manifests, dest, tmp)
+            with phase(info, f"building {dest.name} ({plural(len(wheels), 'package')})") as ph:
+                manifests = assemble(store, db, dest, wheels, interpreter, tmp, progress=ph)
+                _hook("prefix.before_rename")
+                publish(store, manifests, dest, tmp, progress=ph)
+                ph.summary = f"built {dest.name}"
         except OSError as e:
             raise while_doing(e, f"building {dest.name}") from None
         _hook("prefix.after_rename")
@@ -183,7 +180,7 @@ def _ensure_artifacts(store, db: StoreDB, lock: Lock, tmp: Path, info: Info, off
     remote = [label for label, url, _w in missing if not url.startswith("file:")]
     if offline and remote:
         raise RealizeError(
-            f"--offline, but {len(remote)} wheel{'s' if len(remote) > 1 else ''} of the lock "
+            f"--offline, but {plural(len(remote), 'wheel')} of the lock "
             f"{'are' if len(remote) > 1 else 'is'} not in the store: {', '.join(remote)}",
             hint="run once without --offline to fetch them (local file:// and --find-links wheels work offline)")
     if missing:
@@ -200,7 +197,6 @@ def _fetch_and_ingest(store, db: StoreDB, wanted: list, have: dict[str, str], tm
 
     missing = [WheelRef(label, url, w.filename, w.sha256, w.size) for label, url, w in wanted]
     total = sum(r.size or 0 for r in missing)
-    info(f"fetching {len(missing)} wheels ({total / 1e6:.1f} MB) ...")
 
     def ingest(ref: WheelRef, path: Path) -> None:
         try:
@@ -211,8 +207,13 @@ def _fetch_and_ingest(store, db: StoreDB, wanted: list, have: dict[str, str], tm
         db.register_artifact(ref.sha256, result.manifest_id, ref.filename, ref.url, ref.size or 0)
         have[ref.sha256] = result.manifest_id
 
-    with byte_progress(f"fetching {len(missing)} wheels", total) as advance:
-        fetch_all(missing, tmp / "downloads", on_done=ingest, on_bytes=advance)
+    wheels = f"{plural(len(missing), 'wheel')} ({size(total)})"
+    with phase(info, f"fetching {wheels}") as ph:
+        downloaded = ph.row("downloading", total=total, unit="bytes")
+        ingested = ph.row("ingesting", total=len(missing), noun="wheel")
+        fetch_all(missing, tmp / "downloads", on_done=lambda ref, path: (ingest(ref, path), ingested.advance()),
+                  on_bytes=downloaded.advance)
+        ph.summary = f"fetched {wheels}"
 
 
 def blobs_look_intact(store, manifest_id: str) -> bool:

@@ -27,6 +27,7 @@ def filtered(text: str, tmp: Path, store: Path) -> str:
     text = re.sub(r"/tmp/pytest-of-[^/]+/pytest-\d+/[^/\s]+", "<TMP>", text)
     text = re.sub(r"python3\.\d+", "python3.X", text)
     text = re.sub(r"(cp|py)3\d{1,2}", r"\g<1>3X", text)
+    text = re.sub(r" in (\d+ min )?\d+(\.\d+)? s$", " in <TIME>", text, flags=re.M)  # phase summaries
     return text
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from envstore.cli.format import human_bytes, json_document
+from envstore.progress import plural
 
 
 def _manifest_files(store, manifest_id: str, cache: dict[str, dict]) -> dict:
@@ -61,5 +62,5 @@ def command(app, as_json: bool) -> None:
         return
     for p in prefixes:
         click.echo(f"{human_bytes(p['apparent_bytes']):>12}  {p['path']}")
-    click.echo(f"{human_bytes(apparent_total):>12}  apparent total ({len(prefixes)} prefixes)")
-    click.echo(f"{human_bytes(disk):>12}  on disk in {blobs} blobs (dedup ratio {ratio:.2f}x)")
+    click.echo(f"{human_bytes(apparent_total):>12}  apparent total ({plural(len(prefixes), 'prefix')})")
+    click.echo(f"{human_bytes(disk):>12}  on disk in {plural(blobs, 'blob')} (dedup ratio {ratio:.2f}x)")

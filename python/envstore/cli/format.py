@@ -9,12 +9,10 @@ JSON_VERSION = 1
 
 
 def human_bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TiB"
+    """Sizes in every message and table: the one helper in envstore.progress (MB/GB)."""
+    from envstore.progress import size
+
+    return size(n)
 
 
 def json_document(data: Any) -> str:

@@ -7,6 +7,7 @@ import re
 import click
 
 from envstore.cli.format import human_bytes
+from envstore.progress import plural
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -72,6 +73,7 @@ def command(app, dry_run: bool, keep_age: str | None, keep_size: str | None, loc
             click.echo(path)
     verb = "would free" if dry_run else "freed"
     app.info(
-        f"{verb} {human_bytes(report.bytes_removed)}: {len(report.prefixes)} prefixes, "
-        f"{report.blobs_removed} blobs, {report.manifests_removed} manifests, {len(report.staging)} staging dirs"
+        f"{verb} {human_bytes(report.bytes_removed)}: {plural(len(report.prefixes), 'prefix')}, "
+        f"{plural(report.blobs_removed, 'blob')}, {plural(report.manifests_removed, 'manifest')}, "
+        f"{plural(len(report.staging), 'staging dir')}"
     )

@@ -9,6 +9,7 @@ import click
 
 from envstore._core import IngestResult, Store
 from envstore.cli.format import human_bytes
+from envstore.progress import plural
 from envstore.errors import UsageError
 from envstore.wheel import ingest_wheel
 
@@ -42,6 +43,6 @@ def command(app, paths: tuple[Path, ...]) -> None:
         result = ingest_path(store, path)
         click.echo(result.manifest_id)
         app.info(
-            f"ingested {path.name}: {result.files} files, {human_bytes(result.bytes)}; "
-            f"{result.new_blobs} new blobs ({human_bytes(result.new_bytes)})"
+            f"ingested {path.name}: {plural(result.files, 'file')}, {human_bytes(result.bytes)}; "
+            f"{plural(result.new_blobs, 'new blob')} ({human_bytes(result.new_bytes)})"
         )

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from envstore.cli.format import json_document
+from envstore.progress import plural
 
 
 @click.command("list")
@@ -44,4 +45,4 @@ def command(app, as_json: bool) -> None:
     for d in data:
         age = (time.time() - d["created"]) / 3600
         roots = ", ".join(d["roots"]) or "no roots (gc will remove it)"
-        click.echo(f"{d['path']}\n    {d['name']}: {len(d['packages'])} packages, {age:.1f} h old; roots: {roots}")
+        click.echo(f"{d['path']}\n    {d['name']}: {plural(len(d['packages']), 'package')}, {age:.1f} h old; roots: {roots}")

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from envstore.progress import plural
+
 
 @click.command("materialize")
 @click.argument("manifests", nargs=-1, required=True)
@@ -30,6 +32,7 @@ def command(app, manifests: tuple[str, ...], dest: Path, copy: bool) -> None:
     report = store.materialize([(m, m) for m in manifests], dest, copy=copy)
     click.echo(str(dest))
     app.info(
-        f"materialized {report.files} files, {report.symlinks} symlinks, {report.dirs} directories "
+        f"materialized {plural(report.files, 'file')}, {plural(report.symlinks, 'symlink')}, "
+        f"{plural(report.dirs, 'directory')} "
         f"({report.hardlinked} hardlinked, {report.reflinked} reflinked, {report.copied} copied)"
     )

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from envstore.progress import plural
+
 
 @click.group("shims")
 def command() -> None:
@@ -32,7 +34,7 @@ def install_cmd(app, shim_dir: Path | None) -> None:
     click.echo(str(report.shim_dir))
     for name in report.skipped:
         app.info(f"warning: {report.shim_dir / name} exists and was not written by envstore; left alone")
-    app.info(f"installed {len(report.names)} shims; add this line to your shell profile:")
+    app.info(f"installed {plural(len(report.names), 'shim')}; add this line to your shell profile:")
     app.info(f"export PATH={shlex.quote(str(report.shim_dir))}:\"$PATH\"")
 
 

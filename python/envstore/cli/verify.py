@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from envstore.cli.format import json_document
+from envstore.progress import plural
 
 
 def _row(p) -> dict:
@@ -54,6 +55,7 @@ def command(app, repair: bool, as_json: bool) -> None:
             for r in rows:
                 click.echo(f"prefix {r['kind']:<10} {r['path']}  expected {r['expected']}, found {r['actual']}")
     problems = len(blob_rows) + sum(len(v) for v in prefix_rows.values())
-    app.info(f"checked {len(findings.prefix_problems)} prefixes and the blob store: {problems} problems")
+    app.info(f"checked {plural(len(findings.prefix_problems), 'prefix')} and the blob store: "
+             f"{plural(problems, 'problem')}")
     if problems:
         sys.exit(1)
