@@ -12,6 +12,7 @@ from envstore.interpreters import registry
 from envstore.interpreters.fsops import remove_tree, staging_dir
 from envstore.interpreters.model import InterpreterError, InterpreterInfo
 from envstore.interpreters.choose import list_interpreters
+from envstore.progress import plural
 from envstore.storelock import store_lock
 
 
@@ -66,7 +67,7 @@ def remove_interpreter(store: Store, info: InterpreterInfo) -> None:
     if using:
         listed = ", ".join(str(p) for p in using[:3]) + (" ..." if len(using) > 3 else "")
         raise InterpreterError(
-            f"python {info.version} ({info.store_path}) is used by {len(using)} prefix(es): {listed}",
+            f"python {info.version} ({info.store_path}) is used by {plural(len(using), 'prefix')}: {listed}",
             hint="remove those environments (and let `store gc` collect them) first",
         )
     root = Path(store.root)
