@@ -1,4 +1,4 @@
-"""The row map: every RELIABILITY.md matrix row (1-46) and the test(s) that prove it here.
+"""The row map: every RELIABILITY.md matrix row (1-48) and the test(s) that prove it here.
 Rows whose test is skipped on this machine say why in that test's skip reason."""
 
 from __future__ import annotations
@@ -43,11 +43,14 @@ ROWS: dict[int, str] = {
     39: "test_inputs.py::test_row39_env_file_errors",
     **{r: "test_inputs.py::test_rows40_46_index_and_lock_errors" for r in (40, 41, 43, 44, 45, 46)},
     42: "test_inputs.py::test_rows_also_covered_elsewhere (tests/test_resolve_local.py yanked)",
+    47: "../test_index_stalls.py::test_many_packages_with_find_links_lock_without_deadlock",
+    48: "../test_index_stalls.py::test_wheel_download_stalled_mid_body_fails_naming_the_url"
+        " (and test_silent_index_fails_within_pip_timeout_naming_the_url)",
 }
 
 
 def test_every_row_has_a_test() -> None:
-    assert sorted(ROWS) == list(range(1, 47))
+    assert sorted(ROWS) == list(range(1, 49))
     for row, where in ROWS.items():
         file, _, name = where.partition("::")
         assert f"def {name.split()[0]}(" in (HERE / file).read_text(), (row, where)
