@@ -28,6 +28,7 @@ def index(tmp_path_factory):
         idx.add("gamma", "3.0", ["beta"])
         idx.add("delta", "1.0")
         idx.add("pip", "24.0")  # a `- pip:` list brings pip itself, as in conda
+        idx.add("zeta", "1.0")  # only the run/use flags test asks for it
         yield idx
 
 
@@ -154,6 +155,38 @@ def test_failed_lock_or_realize_restores_env_file_and_lock(store_root, index, tm
 # The editor alone, on layouts a subprocess each would make slow: whatever the file's style,
 # only the edited entry's text changes.
 P = Path("env.yml")
+
+
+def test_run_and_use_honour_index_flags_and_offline(store_root, index, tmp_path):
+    """`store run` and `store use` take the index flags and --offline as `store realize` does
+    (issue 14): pip's configured index does not serve these packages, --index-url does."""
+    one = tmp_path / "one" / "env.yml"
+    one.parent.mkdir()
+    one.write_text(f"name: one\ndependencies:\n  - python={PY}\n  - alpha==1.0\n")
+    ran = run_store("run", "--index-url", index.simple, str(one), "--", "python", "-c",
+                    "import alpha; print(alpha.__version__)", store_root=store_root, cwd=one.parent)
+    assert ran.returncode == 0 and ran.stdout == "1.0\n", ran.stderr
+
+    # Locked against the index, but zeta's wheel is not in the store: --offline names it and
+    # downloads nothing, exactly as `store realize --offline` does.
+    two = tmp_path / "two" / "env.yml"
+    two.parent.mkdir()
+    two.write_text(f"name: two\ndependencies:\n  - python={PY}\n  - alpha==1.0\n  - zeta\n")
+    assert store(store_root, index, two.parent, "lock", str(two)).returncode == 0
+    hits = len(index.hits)
+    offline = run_store("run", "--offline", str(two), "--", "python", "-c", "pass", store_root=store_root,
+                        cwd=two.parent)
+    assert offline.returncode == 1 and "Traceback" not in offline.stderr, offline.stderr
+    assert "--offline" in offline.stderr and "zeta 1.0" in offline.stderr, offline.stderr
+    assert index.hits[hits:] == [] and not (two.parent / ".envstore").exists()
+
+    (two.parent / "pylock.toml").unlink()  # `store use` must resolve: only --index-url serves zeta
+    used = run_store("use", "--index-url", index.simple, "--profile", "flags", str(two), store_root=store_root,
+                     cwd=tmp_path)
+    assert used.returncode == 0, used.stderr
+    prefix = Path(used.stdout.strip())
+    assert next(prefix.glob("lib/python*/site-packages/zeta/__init__.py")).is_file()
+    assert any(h.startswith("/simple/zeta") for h in index.hits[hits:])
 
 
 @pytest.mark.parametrize("before,edit,after", [

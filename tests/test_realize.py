@@ -4,7 +4,9 @@ GC, concurrency, crash points, and verify/repair through a prefix."""
 
 from __future__ import annotations
 
+import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -206,6 +208,57 @@ def test_diff_and_export(shared_store: Path, tmp_path: Path) -> None:
     named = subprocess.run(["store", "--store", str(shared_store), "export", "env.yml"], cwd=b_env.parent,
                            capture_output=True, text=True)
     assert named.returncode == 0 and named.stdout.startswith("name: db\n"), named.stdout + named.stderr
+
+
+def _prefix_column(store: Path, prefix: str, value: str | None = None) -> list:
+    """The prefixes row's `manifests` column, read (and, given `value`, first replaced) with sqlite3."""
+    con = sqlite3.connect(store / "db-v1.sqlite")
+    try:
+        if value is not None:
+            with con:
+                con.execute("UPDATE prefixes SET manifests = ? WHERE path = ?", (value, prefix))
+        return json.loads(con.execute("SELECT manifests FROM prefixes WHERE path = ?", (prefix,)).fetchone()[0])
+    finally:
+        con.close()
+
+
+def test_a_prefix_row_in_the_old_label_form_still_works(shared_store: Path, tmp_path: Path) -> None:
+    """Rows written before parts were records hold [label, manifest id] pairs ("six 1.16.0",
+    "six 1.16.0 (scripts)", "envstore"): list, diff, export and repair read them as before."""
+    old_env = write_env(tmp_path / "lo", "legacy-old", ["six==1.16.0"])
+    env = write_env(tmp_path / "l", "legacy", ["six==1.16.0", "idna==3.7"])
+    old = realize(old_env, shared_store).stdout.strip()
+    prefix = realize(env, shared_store).stdout.strip()
+    records = _prefix_column(shared_store, prefix)
+    assert {r["kind"] for r in records} >= {"base", "wheel", "bytecode"}, records
+
+    def seen() -> tuple:
+        listed = json.loads(run_store("list", "--json", store_root=shared_store, check=True).stdout)["data"]
+        return (next(d["packages"] for d in listed if d["path"] == prefix),
+                run_store("diff", old, prefix, store_root=shared_store, check=True).stdout,
+                run_store("export", prefix, store_root=shared_store, check=True).stdout,
+                run_store("export", prefix, "--format", "pylock", store_root=shared_store, check=True).stdout)
+
+    before = seen()
+    assert before[0] == ["idna 3.7", "six 1.16.0"] and before[1] == "+ idna 3.7\n"
+    suffix = {"wheel": "", "scripts": " (scripts)", "bytecode": " (bytecode)"}
+    labels = [["envstore", r["manifest"]] if r["kind"] == "base"
+              else [f"{r['package']} {r['version']}{suffix[r['kind']]}", r["manifest"]] for r in records]
+    _prefix_column(shared_store, prefix, json.dumps(labels))
+    assert seen() == before
+
+    # A replaced file: repair rebuilds the prefix from the label row, and records what it built.
+    site = next(Path(prefix).glob("lib/python*/site-packages"))
+    os.chmod(site / "idna", 0o755)
+    (site / "idna" / "core.py").unlink()
+    (site / "idna" / "core.py").write_text("broken = True\n")
+    os.chmod(site / "idna", 0o555)
+    fixed = run_store("verify", "--repair", store_root=shared_store)
+    assert fixed.returncode == 0 and f"rebuilt {prefix}" in fixed.stderr + fixed.stdout, fixed.stderr
+    assert "broken" not in (site / "idna" / "core.py").read_text()
+    assert _prefix_column(shared_store, prefix) == records
+    assert run_store("verify", store_root=shared_store).returncode == 0
+    assert seen() == before
 
 
 def test_offline_refuses_to_fetch_and_lock_keeps_foreign_lockfiles(shared_store: Path, tmp_path: Path) -> None:

@@ -4,22 +4,14 @@ import os
 from collections.abc import Sequence
 from typing import Union
 
+# The error classes are envstore.errors' own: the binding raises them (with `code` set to the
+# core's name of the failure and the fields the class declares) and re-exports them here.
+from envstore.errors import ArchiveError as ArchiveError
+from envstore.errors import ConflictError as ConflictError
+from envstore.errors import EnvstoreError as EnvstoreError
+from envstore.errors import StoreError as StoreError
+
 _Path = Union[str, os.PathLike[str]]
-
-class EnvstoreError(Exception):
-    code: str
-
-class ArchiveError(EnvstoreError):
-    archive: str
-    reason: str
-    member: str
-
-class StoreError(EnvstoreError): ...
-
-class ConflictError(EnvstoreError):
-    path: str
-    first: str
-    second: str
 
 class Limits:
     max_files: int
@@ -102,3 +94,8 @@ def remove_tree(path: _Path) -> None: ...
 def make_dirs_read_only(path: _Path) -> int: ...
 def sync_filesystem(path: _Path) -> None: ...
 def shim_binary() -> bytes: ...
+
+# On-disk names the core owns (envstore.store.layout re-exports them).
+BLOBS_DIR: str
+MANIFESTS_DIR: str
+TMP_DIR: str

@@ -1,5 +1,6 @@
-"""The store database (SQLite, `STORE/db-v1.sqlite`): which prefixes are valid and what they
-reference, which artifacts were ingested as which manifests, compiled bytecode, and GC roots.
+"""The store database (SQLite, `STORE/db-v1.sqlite`, layout.DB_FILE): which prefixes are valid
+and what they reference, which artifacts were ingested as which manifests, compiled bytecode,
+and GC roots.
 A prefix row is written only after its directory is complete and renamed into place, inside
 one transaction, so a crash leaves either a valid registration or none."""
 
@@ -13,16 +14,28 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
-SCHEMA_VERSION = 1
-DB_NAME = "db-v1.sqlite"
+from envstore.errors import EnvstoreError, StoreError
+from envstore import parts as prefix_parts
+from envstore.store import layout
+
+# The schema this code writes and reads. A newer store is refused (an older envstore would
+# misread or drop what it does not know); an older one is brought up by MIGRATIONS on open.
+SCHEMA_VERSION = layout.DB_SCHEMA_VERSION
+
+# The one ladder of migrations: (from_version, step); each step takes the schema from
+# `from_version` to `from_version + 1` inside the opening transaction. Version 1 is the first
+# schema, so there is nothing to climb yet; a change to SCHEMA adds a step here and bumps
+# layout.DB_SCHEMA_VERSION.
+MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = []
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS prefixes (
     path TEXT PRIMARY KEY,
     name TEXT NOT NULL,
-    manifests TEXT NOT NULL,          -- JSON list of [label, manifest id]
+    manifests TEXT NOT NULL,          -- JSON list of part records (envstore.parts; older rows: [label, manifest id])
     interpreter TEXT NOT NULL,        -- the interpreter's store path (a reference)
     sources TEXT NOT NULL,            -- JSON list of the wheel manifests it was built from
     lock_hash TEXT NOT NULL,
@@ -65,12 +78,17 @@ CREATE TABLE IF NOT EXISTS roots (
 class PrefixRow:
     path: str
     name: str
-    manifests: list[tuple[str, str]]
+    parts: list[prefix_parts.Part]
     interpreter: str
     sources: list[str]
     lock_hash: str
     created: float
     last_used: float
+
+    @property
+    def manifests(self) -> list[tuple[str, str]]:
+        """(label, manifest id) pairs, the form the core's materialize and verify_tree take."""
+        return prefix_parts.labelled(self.parts)
 
 
 @dataclass(frozen=True)
@@ -83,16 +101,24 @@ class ArtifactRow:
     last_used: float
 
 
+class SchemaTooNew(EnvstoreError):
+    """The store's database was written by a newer envstore than this one."""
+
+    code = "store-too-new"
+    hint = "upgrade envstore, or use another store (--store DIR)"
+
+
 class StoreDB:
     """A connection per process; writes use short IMMEDIATE transactions."""
 
     def __init__(self, store_root: Path) -> None:
-        self.path = Path(store_root) / DB_NAME
+        self.path = layout.db_path(store_root)
         if self.path.exists() and not os.access(self.path.parent, os.W_OK):
             # A store this process cannot write (read-only, another user's): WAL readers need
             # -shm and -wal files it cannot create, so read the file as it is. Writes then fail
             # as "attempt to write a readonly database", which the CLI reports as such.
             self.conn = sqlite3.connect(f"{self.path.as_uri()}?mode=ro&immutable=1", uri=True, isolation_level=None)
+            self._refuse_newer(self._stored_schema())
             return
         self.conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
         self.conn.execute("PRAGMA journal_mode=WAL")
@@ -100,10 +126,47 @@ class StoreDB:
         # database; a rolled-back prefix registration leaves an unregistered directory that gc
         # removes, the same state as a crash before registration. FULL would fsync every commit.
         self.conn.execute("PRAGMA synchronous=NORMAL")
+        # Checked before anything is created or written: a newer store is left exactly as it is.
+        self._refuse_newer(self._stored_schema())
         self.conn.executescript(SCHEMA)
         self.conn.execute(
             "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
         )
+        self._migrate()
+
+    def _stored_schema(self) -> int | None:
+        """meta.schema, or None for a database that has no tables yet."""
+        try:
+            row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        except sqlite3.OperationalError as e:
+            if "no such table" in str(e):
+                return None
+            raise
+        return int(row[0]) if row else None
+
+    def _refuse_newer(self, stored: int | None) -> None:
+        if stored is not None and stored > SCHEMA_VERSION:
+            self.conn.close()
+            raise SchemaTooNew(
+                f"this store was written by a newer envstore (schema {stored}, this one reads up to "
+                f"{SCHEMA_VERSION}): {self.path}"
+            )
+
+    def _migrate(self) -> None:
+        """Climb the ladder from the stored schema to SCHEMA_VERSION, one transaction for all
+        steps, so a crash leaves the old schema or the new one. Concurrent openers serialise
+        on the write lock and re-read the version inside it."""
+        if (self._stored_schema() or SCHEMA_VERSION) >= SCHEMA_VERSION:
+            return
+        with self.transaction() as c:
+            version = self._stored_schema() or SCHEMA_VERSION
+            for from_version, step in sorted(MIGRATIONS, key=lambda m: m[0]):
+                if from_version == version:
+                    step(c)
+                    version += 1
+            if version != SCHEMA_VERSION:
+                raise StoreError(f"no migration of the store database from schema {version}: {self.path}")
+            c.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
         self.conn.close()
@@ -123,7 +186,7 @@ class StoreDB:
         self,
         path: Path,
         name: str,
-        manifests: list[tuple[str, str]],
+        parts: list[prefix_parts.Part],
         interpreter: str,
         sources: list[str],
         lock_hash: str,
@@ -132,8 +195,13 @@ class StoreDB:
         with self.transaction() as c:
             c.execute(
                 "INSERT OR REPLACE INTO prefixes VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (str(path), name, json.dumps(manifests), interpreter, json.dumps(sources), lock_hash, now, now),
+                (str(path), name, prefix_parts.dumps(parts), interpreter, json.dumps(sources), lock_hash, now, now),
             )
+
+    def replace_prefix_parts(self, path: str, parts: list[prefix_parts.Part]) -> None:
+        """A rebuilt prefix (verify --repair) records the parts it was rebuilt from."""
+        with self.transaction() as c:
+            c.execute("UPDATE prefixes SET manifests = ? WHERE path = ?", (prefix_parts.dumps(parts), path))
 
     def prefix(self, path: Path) -> PrefixRow | None:
         row = self.conn.execute("SELECT * FROM prefixes WHERE path = ?", (str(path),)).fetchone()
@@ -188,6 +256,11 @@ class StoreDB:
     def bytecode_rows(self) -> list[tuple[str, str, str, float]]:
         return list(self.conn.execute("SELECT * FROM bytecode"))
 
+    def forget_bytecode(self, keys: list[tuple[str, str]]) -> None:
+        """Drop compiled-bytecode rows by (source manifest, interpreter), so they are compiled again."""
+        with self.transaction() as c:
+            c.executemany("DELETE FROM bytecode WHERE source_manifest = ? AND interpreter = ?", keys)
+
     # placements -----------------------------------------------------------------------------
     def placement(self, wheel_manifest: str, python: str) -> tuple[str, str | None, str] | None:
         row = self.conn.execute(
@@ -239,5 +312,6 @@ class StoreDB:
 
 def _prefix_row(row: tuple) -> PrefixRow:
     path, name, manifests, interpreter, sources, lock_hash, created, last_used = row
-    pairs = [(str(label), str(mid)) for label, mid in json.loads(manifests)]
-    return PrefixRow(path, name, pairs, interpreter, json.loads(sources), lock_hash, created, last_used)
+    wheel_sources = json.loads(sources)
+    parts = prefix_parts.loads(manifests, wheel_sources)
+    return PrefixRow(path, name, parts, interpreter, wheel_sources, lock_hash, created, last_used)

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-DEFAULT_ENV_FILES = ("env.yml", "environment.yml")
+from envstore.project import DEFAULT_ENV_FILES, find_default_env_file
 
 
 def _fast_realize(argv: list[str]) -> Path | None:
@@ -36,7 +36,7 @@ def _fast_realize(argv: list[str]) -> Path | None:
     if rest:
         env_file = Path(rest[0])
     else:
-        env_file = next((Path(n) for n in DEFAULT_ENV_FILES if Path(n).is_file()), Path(DEFAULT_ENV_FILES[0]))
+        env_file = find_default_env_file(Path()) or Path(DEFAULT_ENV_FILES[0])
     if not env_file.is_file():
         return None
     from envstore.fastpath import lookup

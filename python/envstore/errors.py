@@ -1,14 +1,56 @@
-"""The exception hierarchy. `EnvstoreError` is the one root; the classes raised by the Rust core
-are defined there and re-exported here, and Python-side areas subclass the same root.
-OS failures stay builtins (OSError and its subclasses) carrying errno and path; `while_doing`
-adds what envstore was doing, for the message."""
+"""The exception hierarchy. `EnvstoreError` is the one root, defined here; the Rust binding
+(envstore._core) looks these classes up when it first raises one, so this module must never
+import envstore._core (the binding imports it, not the other way round). Every subclass sets
+`code` (and perhaps a default `hint`) and keeps the root's constructor unless its message is
+built from structured fields. OS failures stay builtins (OSError and its subclasses) carrying
+errno and path; `while_doing` adds what envstore was doing, for the message."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from envstore._core import ArchiveError, ConflictError, EnvstoreError, StoreError
+
+class EnvstoreError(Exception):
+    """Root of every error envstore raises. `str(e)` is the message; `code` is a stable name of
+    the kind of failure ("spec.conda-only", "unsafe-member") for scripts and tests; `hint` is
+    what the user can do about it, or None. The CLI prints both and exits 1."""
+
+    code: str = "envstore"
+    hint: str | None = None
+
+    def __init__(self, message: str = "", hint: str | None = None) -> None:
+        super().__init__(message)
+        if hint is not None:  # else the class's default hint, if it has one
+            self.hint = hint
+
+
+# Raised by the Rust core (rust/envstore-py sets `code` to the core's own name of the failure,
+# e.g. "unsafe-member", and the fields below); Python code may raise them too.
+class ArchiveError(EnvstoreError):
+    """An archive was rejected as unsafe or malformed."""
+
+    code = "archive"
+    archive: str
+    member: str
+    reason: str
+
+
+class StoreError(EnvstoreError):
+    """The store is missing or holds damaged data."""
+
+    code = "store"
+    blob: str
+    path: str
+
+
+class ConflictError(EnvstoreError):
+    """Two sources put different content at one path."""
+
+    code = "conflict"
+    path: str
+    first: str
+    second: str
 
 
 class UsageError(EnvstoreError):
@@ -61,14 +103,15 @@ def why_not_writable(path: Path) -> tuple[str, bool]:
     return f"has no write permission (mode {mode:o})", False
 
 
-STORE_PARTS = ("", "blobs-v1", "manifests-v1", "tmp", "envs", "db-v1.sqlite")
 OWNERSHIP_HINT = ("run it as the store's owner, or use a store of your own (--store DIR); with "
                   "fs.protected_hardlinks=1 the kernel also refuses hardlinks to another user's blobs")
 
 
-def store_write_problem(root: Path) -> StoreNotWritable | None:
-    """The error to raise when this process cannot write the store at `root`, else None."""
-    for part in STORE_PARTS:
+def store_write_problem(root: Path, parts: tuple[str, ...]) -> StoreNotWritable | None:
+    """The error to raise when this process cannot write the store at `root` (its `parts`,
+    envstore.store.layout.WRITABLE_PARTS: the names stay there, out of this import-free module),
+    else None."""
+    for part in parts:
         path = root / part if part else root
         if path.exists() and not os.access(path, os.W_OK):
             why, other_user = why_not_writable(path)

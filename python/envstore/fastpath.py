@@ -5,12 +5,12 @@ importing YAML, TOML, HTTP or resolver code. Any doubt falls through to the full
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sqlite3
 from pathlib import Path
 
-STATE = ".envstore/state-v1.json"
+from envstore.project import OUT_LINK_DIR, read_states, write_states
+from envstore.store import layout
 
 
 def _digest(path: Path) -> str | None:
@@ -26,11 +26,8 @@ def _key(env_file: Path, store_root: Path) -> str:
 
 
 def remember(env_file: Path, lock_file: Path, prefix: Path, link: Path) -> None:
-    state_path = env_file.parent / STATE
-    try:
-        states = json.loads(state_path.read_text())
-    except (OSError, ValueError):
-        states = {}
+    dot = env_file.parent / OUT_LINK_DIR
+    states = read_states(dot)
     states[_key(env_file, prefix.parent.parent)] = {
         "env": _digest(env_file),
         "lock_path": str(lock_file),
@@ -38,20 +35,16 @@ def remember(env_file: Path, lock_file: Path, prefix: Path, link: Path) -> None:
         "prefix": str(prefix),
         "link": str(link),
     }
-    state_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = state_path.with_name(f".{state_path.name}.{os.getpid()}")
-    tmp.write_text(json.dumps(states, sort_keys=True))
-    os.replace(tmp, state_path)
+    write_states(dot, states)
 
 
 def lookup(env_file: Path, store_root: Path) -> Path | None:
     """The prefix realized last time, if the inputs are unchanged and it is still valid."""
-    try:
-        state = json.loads((env_file.parent / STATE).read_text())[_key(env_file, store_root)]
-    except (OSError, ValueError, KeyError, TypeError):
+    state = read_states(env_file.parent / OUT_LINK_DIR).get(_key(env_file, store_root))
+    if not isinstance(state, dict):
         return None
     prefix = Path(state.get("prefix", ""))
-    if prefix.parent != store_root / "envs" or not prefix.is_dir():
+    if prefix.parent != layout.envs_dir(store_root) or not prefix.is_dir():
         return None
     try:
         if os.readlink(state.get("link", "")) != str(prefix):
@@ -61,11 +54,18 @@ def lookup(env_file: Path, store_root: Path) -> Path | None:
     if state.get("env") != _digest(env_file) or state.get("lock") != _digest(Path(state.get("lock_path", ""))):
         return None
     try:
-        conn = sqlite3.connect(f"file:{store_root / 'db-v1.sqlite'}?mode=ro", uri=True, timeout=5)
+        conn = sqlite3.connect(f"file:{layout.db_path(store_root)}?mode=ro", uri=True, timeout=5)
         try:
-            row = conn.execute("SELECT 1 FROM prefixes WHERE path = ?", (str(prefix),)).fetchone()
+            # A store of a newer schema is the full path's to refuse, not this one's to trust.
+            schema, registered = conn.execute(
+                "SELECT (SELECT value FROM meta WHERE key = 'schema'), "
+                "EXISTS (SELECT 1 FROM prefixes WHERE path = ?)", (str(prefix),)).fetchone()
         finally:
             conn.close()
     except sqlite3.Error:
         return None
-    return prefix if row else None
+    try:
+        current = int(schema) <= layout.DB_SCHEMA_VERSION
+    except (TypeError, ValueError):
+        return None
+    return prefix if registered and current else None

@@ -6,13 +6,25 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from envstore import reserve, settings
 from envstore._core import Store, remove_tree
 from envstore.db import StoreDB
-from envstore.prefix import ENVS_DIR
-from envstore.roots import live_roots
+from envstore.project import live_roots
+from envstore.store import layout
+from envstore.store.fs import retire_tree
+from envstore.store.session import StoreSession
+
+
+@dataclass(frozen=True)
+class GcOptions:
+    dry_run: bool = False
+    keep_age: float | None = None  # seconds: keep wheels and bytecode used this recently
+    keep_size: int | None = None  # bytes: keep the most recently used wheels up to this total
+    lock_timeout: float | None = None  # seconds to wait for running realizes; None: wait
 
 
 @dataclass
@@ -50,7 +62,7 @@ def recent_artifacts(db: StoreDB, keep_age: float | None, keep_size: int | None)
 
 
 def _drop_dead_temp_links(directory: Path) -> None:
-    """`.<name>.tmp-<pid>` links a switch killed before its rename left behind."""
+    """`.<name>.tmp-<token>-<pid>` files and links a writer killed before its rename left behind."""
     if not directory.is_dir():
         return
     for link in directory.glob(".*.tmp-*"):
@@ -64,21 +76,16 @@ def _drop_dead_temp_links(directory: Path) -> None:
         link.unlink(missing_ok=True)
 
 
-def _retire(db: StoreDB, prefix: Path) -> None:
-    """Move a dead prefix out of sight (envs/.trash-*), forget it, then delete it: a crash at
-    any point leaves either a registered complete prefix, or garbage the next gc removes, never
-    a half-deleted tree under its own name."""
-    from envstore import settings
+def _retire(db: StoreDB, prefix: Path, store_root: Path) -> None:
+    """Move a dead prefix out of sight (into tmp/), forget it, then delete it: a crash at any
+    point leaves either a registered complete prefix, or garbage the next gc removes, never a
+    half-deleted tree under its own name."""
 
-    trash = prefix
-    if not prefix.name.startswith(".") and prefix.is_dir():
-        trash = prefix.with_name(f".trash-{prefix.name}")
-        if trash.exists():
-            remove_tree(trash)
-        os.rename(prefix, trash)
-    db.forget_prefixes([str(prefix)])
-    settings.test_hook("gc.mid_sweep")
-    remove_tree(trash)
+    def forget() -> None:
+        db.forget_prefixes([str(prefix)])
+        settings.test_hook("gc.mid_sweep")
+
+    retire_tree(prefix, store_root, before_delete=forget)
 
 
 def collect(
@@ -102,12 +109,12 @@ def collect(
             keep.update(row.sources)
         else:
             report.prefixes.append(row.path)
-    envs = store_root / ENVS_DIR
+    envs = layout.envs_dir(store_root)
     registered = {row.path for row in db.prefixes()}
     if envs.is_dir():
         for entry in sorted(envs.iterdir()):
             # Unregistered directories are what a crash between rename and registration leaves.
-            leftover = entry.name.startswith((".trash-", ".rebuild-"))  # an interrupted repair
+            leftover = entry.name.startswith((".trash-", ".rebuild-"))  # of a version before fs.retire_tree
             if leftover or (str(entry) not in registered and not entry.name.startswith(".")):
                 report.prefixes.append(str(entry))
     keep.update(recent_artifacts(db, keep_age, keep_size))
@@ -117,13 +124,16 @@ def collect(
     # Keep the compile inputs of kept bytecode and placements, so the next realize reuses them.
     keep.update(src for src, _i, mid, _used in db.bytecode_rows() if mid in keep)
     keep.update(src for core, src in db.placement_rows() if core in keep and src)
-    tmp = store_root / "tmp"
+    tmp = layout.tmp_dir(store_root)
     report.staging = [str(p) for p in sorted(tmp.iterdir())] if tmp.is_dir() else []
 
     if not dry_run:
-        _drop_dead_temp_links(store_root / "profiles")
+        # Temp files of fs.write_atomic/replace_atomic in the store's own directories.
+        for directory in (layout.profiles_dir(store_root), layout.registry_dir(store_root),
+                          layout.shims_home(store_root), layout.shims_bin_dir(store_root)):
+            _drop_dead_temp_links(directory)
         for path in report.prefixes:
-            _retire(db, Path(path))
+            _retire(db, Path(path), store_root)
         for path in report.staging:
             remove_tree(path)
     sweep = store.sweep(sorted(m for m in keep if m), dry_run=dry_run)
@@ -133,4 +143,18 @@ def collect(
     report.removed_paths = report.prefixes + report.staging + list(sweep.removed)
     if not dry_run:
         db.prune_orphans(set(store.manifest_ids()))
+    return report
+
+
+def run_gc(store: Store, options: GcOptions, on_wait: Callable[[], None] | None = None) -> GcReport:
+    """The whole of `store gc`: room for the database on a full disk, an exclusive session
+    (waiting for running realizes; `on_wait` is told when it must), collect, the reserve back."""
+    root = Path(store.root)
+    if not options.dry_run:
+        reserve.release(root)  # on a full disk, the room the database needs to open
+    with StoreSession(root, "exclusive", store=store, timeout=options.lock_timeout, on_wait=on_wait) as session:
+        report = collect(session.store, session.db, root, dry_run=options.dry_run, keep_age=options.keep_age,
+                         keep_size=options.keep_size)
+    if not options.dry_run:
+        reserve.ensure(root)
     return report

@@ -11,7 +11,7 @@ from envstore._core import Store
 from envstore.db import StoreDB
 from envstore.errors import UsageError
 from envstore.lockfile import Lock, LockedPackage, LockedWheel, lock_path_for, read_lock
-from envstore.prefix import package_labels
+from envstore.parts import packages
 
 
 @dataclass(frozen=True)
@@ -28,16 +28,14 @@ def _lock_of_prefix(store: Store, db: StoreDB, prefix: Path) -> Inventory:
     if row is None:
         raise UsageError(f"{prefix} is not a realized prefix of the store {store.root}")
     artifacts = {a.manifest_id: a for a in db.artifacts()}
-    labels = package_labels(row.manifests)
-    packages = []
-    for label, source in zip(labels, row.sources):
-        name, _, version = label.partition(" ")
-        art = artifacts.get(source)
+    locked = []
+    for part in packages(row.parts):
+        art = artifacts.get(part.source) if part.source else None
         wheels = (LockedWheel(url=art.url, filename=art.filename, size=art.size or None, sha256=art.sha256),) if art else ()
-        packages.append(LockedPackage(name=name, version=version, wheels=wheels))
+        locked.append(LockedPackage(name=part.package, version=part.version, wheels=wheels))
     python = Path(row.interpreter).name.rsplit("-", 1)[-1] if row.interpreter else None
     requires_python, interpreter = _interpreter_identity(store, row.interpreter, python)
-    lock = Lock(packages=tuple(packages), requires_python=requires_python, interpreter=interpreter)
+    lock = Lock(packages=tuple(locked), requires_python=requires_python, interpreter=interpreter)
     return Inventory(str(prefix), row.name, python, lock)
 
 

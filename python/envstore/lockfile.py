@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from envstore.errors import EnvstoreError
+from envstore.project import DEFAULT_ENV_FILES
+from envstore.store.fs import write_atomic
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -30,8 +32,7 @@ class LockfileError(EnvstoreError):
 
     def __init__(self, message: str, path: Path | None = None, hint: str | None = None) -> None:
         self.path = path
-        self.hint = hint
-        super().__init__(f"{path.name}: {message}" if path else message)
+        super().__init__(f"{path.name}: {message}" if path else message, hint)
 
 
 def tag_rank(tags: Iterable[str]) -> dict[str, int]:
@@ -266,15 +267,14 @@ def dumps_lock(lock: Lock) -> str:
 
 
 def write_lock(lock: Lock, path: Path) -> None:
-    """Write atomically (temp file + rename) so a reader never sees half a lock; unchanged
-    content is not rewritten, keeping the file's mtime meaningful."""
+    """Write atomically (a unique temp file + rename) so a reader never sees half a lock and
+    two first locks of one file never collide; unchanged content is not rewritten, keeping
+    the file's mtime meaningful."""
     text = dumps_lock(lock)
     path = Path(path)
     if path.exists() and path.read_text(encoding="utf-8") == text:
         return
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, text)
 
 
 def read_lock(path: Path | str) -> Lock:
@@ -332,7 +332,7 @@ def lock_path_for(env_file: Path | str) -> Path:
     name = env_file.name
     if name == "pylock.toml" or (name.startswith("pylock.") and name.endswith(".toml")):
         return env_file
-    if name in ("env.yml", "env.yaml", "environment.yml", "environment.yaml"):
+    if name in DEFAULT_ENV_FILES:
         return env_file.with_name("pylock.toml")
     return env_file.with_name(f"pylock.{env_file.stem}.toml")
 

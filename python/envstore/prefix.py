@@ -15,26 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from envstore import settings
-from envstore._core import Store, make_dirs_read_only, remove_tree, sync_filesystem
+from envstore._core import Store, remove_tree
 from envstore.bytecode import compile_all, put_sources
 from envstore.db import StoreDB
 from envstore.layout import BlobBatch, Layout, PlacedWheel, finish, place_core
+from envstore.parts import Part, PartKind, base_part, labelled
 from envstore.progress import Phase, silent
-from envstore.store import manifest_usable
+from envstore.store import layout, manifest_usable
+from envstore.store.fs import publish_tree
 
-ENVS_DIR = "envs"
 LAYOUT_VERSION = 1  # bump when the prefix layout changes: it is part of every store path
 PLACEMENT_VERSION = 2  # bump when place_core's output changes: cached placements are then redone (2: shipped pycs)
-# A prefix's manifests are labelled by package; these suffixes mark a package's extra parts.
-SCRIPTS = " (scripts)"
-BYTECODE = " (bytecode)"
-
-
-def package_labels(manifests: list[tuple[str, str]]) -> list[str]:
-    """The package labels ("numpy 2.1.3") of a prefix's manifests, in the order they were built
-    (the order of the prefix row's wheel sources)."""
-    return [label for label, _ in manifests if label != "envstore" and not label.endswith((SCRIPTS, BYTECODE))]
 
 
 class Interpreter(Protocol):
@@ -47,9 +38,10 @@ class Interpreter(Protocol):
 
 @dataclass(frozen=True)
 class IngestedWheel:
-    label: str  # "numpy 2.1.3"
+    package: str  # as locked: "numpy"
     filename: str
     manifest_id: str
+    version: str = ""  # as locked: "2.1.3"
 
 
 def py_version(interpreter: Interpreter) -> str:
@@ -77,7 +69,7 @@ def safe_name(name: str) -> str:
 
 
 def store_path(store_root: Path, name: str, digest: str) -> Path:
-    return Path(store_root) / ENVS_DIR / f"{digest}-{safe_name(name)}"
+    return layout.envs_dir(Path(store_root)) / f"{digest}-{safe_name(name)}"
 
 
 def _base_manifest(batch: BlobBatch, interpreter: Interpreter, layout: Layout) -> dict:
@@ -103,42 +95,43 @@ def _base_manifest(batch: BlobBatch, interpreter: Interpreter, layout: Layout) -
 def assemble(
     store: Store, db: StoreDB, dest: Path, wheels: list[IngestedWheel], interpreter: Interpreter, tmp: Path,
     progress: Phase | None = None,
-) -> list[tuple[str, str]]:
-    """(label, manifest id) pairs whose union is the prefix at `dest`."""
+) -> list[Part]:
+    """The parts whose union is the prefix at `dest`: the base, then each wheel's."""
     progress = progress or silent()
     layout = Layout(prefix=dest, py_version=py_version(interpreter))
     batch = BlobBatch(store)
     base = _base_manifest(batch, interpreter, layout)
     key = f"{layout.py_version}/{PLACEMENT_VERSION}"
     placing = progress.row("placing wheels", total=len(wheels), noun="wheel")
-    parts = []
+    placements = []
     for w in wheels:
-        parts.append(_placement(store, db, w, key, layout, batch))
+        placements.append(_placement(store, db, w, key, layout, batch))
         placing.advance()
     batch.flush()  # manifests may name only blobs that exist
-    manifests = [("envstore", store.put_manifest(json.dumps(base)))]
+    parts = [base_part(store.put_manifest(json.dumps(base)))]
     new_rows = []
-    for w, part in zip(wheels, parts):
-        if part.core_id is None:
-            part.core_id = store.put_manifest(json.dumps(part.core_doc))
-            part.sources = put_sources(store, part.core_doc["entries"], layout.site_packages)
-            new_rows.append((w.manifest_id, key, part.core_id, part.sources, part.placed.extra_json()))
+    for w, pl in zip(wheels, placements):
+        if pl.core_id is None:
+            pl.core_id = store.put_manifest(json.dumps(pl.core_doc))
+            pl.sources = put_sources(store, pl.core_doc["entries"], layout.site_packages)
+            new_rows.append((w.manifest_id, key, pl.core_id, pl.sources, pl.placed.extra_json()))
     bytecode = compile_all(
-        store, db, [p.sources for p in parts], Path(interpreter.executable), interpreter.manifest_id, tmp,
+        store, db, [p.sources for p in placements], Path(interpreter.executable), interpreter.manifest_id, tmp,
         progress=progress,
     )
-    for w, part, compiled in zip(wheels, parts, bytecode):
-        manifests.append((w.label, part.core_id))
-        if part.prefix_doc is not None:
-            manifests.append((w.label + SCRIPTS, store.put_manifest(json.dumps(part.prefix_doc))))
+    for w, pl, compiled in zip(wheels, placements, bytecode):
+        parts.append(Part(PartKind.WHEEL, w.package, w.version, pl.core_id, source=w.manifest_id))
+        if pl.prefix_doc is not None:
+            scripts = store.put_manifest(json.dumps(pl.prefix_doc))
+            parts.append(Part(PartKind.SCRIPTS, w.package, w.version, scripts))
         if compiled is not None:
-            manifests.append((w.label + BYTECODE, compiled))
+            parts.append(Part(PartKind.BYTECODE, w.package, w.version, compiled))
     db.register_placements(new_rows)
-    return manifests
+    return parts
 
 
 @dataclass
-class _Part:
+class _Placement:
     placed: PlacedWheel
     core_id: str | None  # None until a newly placed core is stored
     core_doc: dict | None
@@ -146,16 +139,16 @@ class _Part:
     prefix_doc: dict | None = None
 
 
-def _placement(store: Store, db: StoreDB, wheel: IngestedWheel, key: str, layout: Layout, batch: BlobBatch) -> _Part:
+def _placement(store: Store, db: StoreDB, wheel: IngestedWheel, key: str, layout: Layout, batch: BlobBatch) -> _Placement:
     """The wheel's cached core placement when it is intact, else a new one; plus this prefix's part."""
     row = db.placement(wheel.manifest_id, key)
     if row is not None and manifest_usable(store, row[0]):
-        part = _Part(PlacedWheel.from_cache(row[2]), row[0], None, row[1])
+        pl = _Placement(PlacedWheel.from_cache(row[2]), row[0], None, row[1])
     else:
         core_doc, placed = place_core(store, wheel.manifest_id, wheel.filename, layout.py_version, batch)
-        part = _Part(placed, None, core_doc, None)
-    part.prefix_doc = finish(store, part.placed, wheel.filename, layout, batch)
-    return part
+        pl = _Placement(placed, None, core_doc, None)
+    pl.prefix_doc = finish(store, pl.placed, wheel.filename, layout, batch)
+    return pl
 
 
 _LINK_FALLBACK_WHY = {
@@ -173,36 +166,17 @@ def _warn_copied(dest: Path, files: int, fallbacks: list[tuple[str, int]]) -> No
           "`store verify` still checks them", file=sys.stderr)
 
 
-def publish(store: Store, manifests: list[tuple[str, str]], dest: Path, tmp: Path,
-            progress: Phase | None = None) -> bool:
-    """Materialize into tmp, make read-only, rename to dest. False when dest already existed
-    (a concurrent realize of the same lock won): the caller then uses theirs."""
+def publish(store: Store, parts: list[Part], dest: Path, tmp: Path,
+            progress: Phase | None = None, replace: bool = False) -> bool:
+    """Materialize into tmp, then publish_tree to dest. False when dest already existed
+    (a concurrent realize of the same lock won): the caller then uses theirs. `replace`
+    swaps out an existing dest (repair)."""
     build = tmp / f"prefix-{dest.name}-{os.getpid()}"
     if build.exists():
         remove_tree(build)
     linking = (progress or silent()).row("linking files into the prefix", noun="file", report="{} linked")
-    placed = store.materialize(manifests, build)
+    placed = store.materialize(labelled(parts), build)
     linking.finish(placed.files)
     if placed.link_fallbacks:
         _warn_copied(dest, placed.files, placed.link_fallbacks)
-    make_dirs_read_only(build)
-    # Moving a directory to another parent rewrites its '..', which needs write permission on
-    # it (root skips the check, every other user does not): the top stays writable until moved.
-    os.chmod(build, 0o755)
-    if settings.fsync_enabled():
-        sync_filesystem(build)  # the tree's links and directories, before it becomes visible
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.rename(build, dest)
-    except OSError:
-        if dest.is_dir():
-            remove_tree(build)
-            return False
-        raise
-    os.chmod(dest, 0o555)
-    fd = os.open(dest.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return True
+    return publish_tree(build, dest, store_root=Path(store.root), replace=replace)

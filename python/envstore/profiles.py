@@ -13,19 +13,16 @@ from pathlib import Path
 
 from envstore.db import StoreDB
 from envstore.errors import EnvstoreError
-from envstore.roots import set_link
-from envstore.storelock import file_lock, store_lock
+from envstore.project import set_link
+from envstore.store import layout
+from envstore.store.session import StoreSession
+from envstore.storelock import file_lock
 
-PROFILES_DIR = "profiles"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
 
 class ProfileError(EnvstoreError):
     code = "profile"
-
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.hint = hint
 
 
 @dataclass(frozen=True)
@@ -42,7 +39,12 @@ class Generation:
 
 
 def profiles_dir(root: Path) -> Path:
-    return root / PROFILES_DIR
+    return layout.profiles_dir(root)
+
+
+def _profile_lock(root: Path, name: str) -> Path:
+    """Serialises changes to one profile (its generations and its link)."""
+    return profiles_dir(root) / f".{name}.lock"
 
 
 def check_name(name: str) -> str:
@@ -100,20 +102,17 @@ def use(root: Path, prefix: Path, name: str = "default") -> Generation:
     a GC root, then flip the profile to it."""
     check_name(name)
     profiles_dir(root).mkdir(parents=True, exist_ok=True)
-    with store_lock(root, exclusive=False), file_lock(profiles_dir(root) / f".{name}.lock", exclusive=True):
-        db = StoreDB(root)
-        try:
-            if db.prefix(prefix) is None or not prefix.is_dir():
-                raise ProfileError(f"{prefix} is not a valid prefix of the store {root}",
-                                   "give an env file, or a path printed by `store realize`")
-            existing = generations(root, name)
-            number = (existing[-1].number if existing else 0) + 1
-            link = generation_link(root, name, number)
-            # Register before the link exists: a gc that runs in between keeps the prefix.
-            db.add_root(link, prefix, "profile")
-            os.symlink(prefix, link)
-        finally:
-            db.close()
+    with StoreSession(root, "shared") as session, file_lock(_profile_lock(root, name), exclusive=True):
+        db = session.db
+        if db.prefix(prefix) is None or not prefix.is_dir():
+            raise ProfileError(f"{prefix} is not a valid prefix of the store {root}",
+                               "give an env file, or a path printed by `store realize`")
+        existing = generations(root, name)
+        number = (existing[-1].number if existing else 0) + 1
+        link = generation_link(root, name, number)
+        # Register before the link exists: a gc that runs in between keeps the prefix.
+        db.add_root(link, prefix, "profile")
+        os.symlink(prefix, link)
         generation = Generation(number, link, prefix, time.time(), True)
         _switch(root, name, generation)
     return generation
@@ -122,7 +121,7 @@ def use(root: Path, prefix: Path, name: str = "default") -> Generation:
 def rollback(root: Path, name: str = "default", to: int | None = None) -> Generation:
     """Point the profile at the generation before the current one (or generation `to`)."""
     check_name(name)
-    with file_lock(profiles_dir(root) / f".{name}.lock", exclusive=True):
+    with file_lock(_profile_lock(root, name), exclusive=True):
         gens = generations(root, name)
         current = next((g for g in gens if g.current), None)
         if to is not None:
@@ -149,7 +148,7 @@ def prune(root: Path, older_than: float, name: str = "default", dry_run: bool = 
     Their prefixes stay until `store gc` finds nothing else keeps them."""
     check_name(name)
     cutoff = time.time() - older_than
-    with file_lock(profiles_dir(root) / f".{name}.lock", exclusive=True):
+    with file_lock(_profile_lock(root, name), exclusive=True):
         doomed = [g for g in generations(root, name) if not g.current and g.created < cutoff]
         if dry_run or not doomed:
             return doomed

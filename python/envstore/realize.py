@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from envstore.db import StoreDB
 from envstore import reserve
@@ -19,12 +19,16 @@ from envstore.errors import EnvstoreError, store_write_problem, while_doing
 from envstore.fastpath import remember
 from envstore.lockfile import Lock, LockedWheel, LockfileError, is_stale, lock_path_for, read_lock
 from envstore.progress import phase, plural, size
-from envstore.prefix import ENVS_DIR, IngestedWheel, assemble, publish, store_path, store_path_digest
-from envstore.roots import add_out_link
+from envstore.prefix import IngestedWheel, assemble, publish, store_path, store_path_digest
+from envstore.project import add_out_link
 from envstore.shims import after_realize
-from envstore.store import open_store
-from envstore.storelock import file_lock, store_lock
+from envstore.store import layout, open_store
+from envstore.store.session import StoreSession
+from envstore.storelock import file_lock
 from envstore.wheel import ingest_wheel
+
+if TYPE_CHECKING:  # the index package pulls in the HTTP client: not on the already-realized path
+    from envstore.index.config import IndexOptions
 
 Info = Callable[[str], None]
 
@@ -32,18 +36,18 @@ Info = Callable[[str], None]
 class RealizeError(EnvstoreError):
     code = "realize"
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.hint = hint
-
 
 @dataclass(frozen=True)
 class RealizeOptions:
     frozen: bool = False
-    offline: bool = False
     out_link: bool = True
-    index_args: dict[str, Any] | None = None  # index flags, passed to the resolver as given
+    index: IndexOptions | None = None  # the command's index flags; None: none given
     lock_timeout: float | None = None
+
+    @property
+    def offline(self) -> bool:
+        """Fetch nothing: wheels come from the store and its HTTP cache alone."""
+        return self.index is not None and self.index.offline
 
 
 def lock_identity(lock: Lock) -> list[list[str]]:
@@ -81,7 +85,7 @@ def obtain_lock(env_file: Path, store: Any, options: RealizeOptions, info: Info,
     from envstore.resolve import lock_env
 
     with phase(info, f"locking {env_file.name}") as ph:
-        lock = lock_env(env_file, store, index_args=options.index_args or {}, offline=options.offline, progress=info)
+        lock = lock_env(env_file, store, options.index, progress=info)
         ph.summary = f"locked {plural(len(lock.packages), 'package')}"
     return lock
 
@@ -98,27 +102,25 @@ def realize(env_file: Path, store_root: Path | None, options: RealizeOptions, in
     env_file = env_file.absolute()
     store = open_store(store_root)
     root = Path(store.root)
-    read_only = store_write_problem(root)  # RELIABILITY rows 24/25: refuse before changing anything
+    # RELIABILITY rows 24/25: refuse before changing anything
+    read_only = store_write_problem(root, layout.WRITABLE_PARTS)
     lock = obtain_lock(env_file, store, options, info, refusal=read_only)
     interpreter, lock = choose_interpreter(store, lock, info)
     name = env_name(env_file, lock)
     dest = store_path(root, name, store_path_digest({"packages": lock_identity(lock)}, interpreter))
     if read_only is not None:
         return _already_realized(root, dest, read_only, info)
-    db = StoreDB(root)
-    try:
-        with store_lock(root, exclusive=False, timeout=options.lock_timeout,
-                        on_wait=lambda: info("waiting for the store lock (a gc is running) ...")):
-            _hook("realize.before_link")
-            if db.prefix(dest) is None or not dest.is_dir():
-                with file_lock(root / ENVS_DIR / ".locks" / f"{dest.name}.lock", exclusive=True):
-                    if db.prefix(dest) is None or not dest.is_dir():
-                        _build(store, db, root, dest, name, lock, interpreter, info, options.offline)
-            else:
-                db.touch_prefix(dest)
-            link = add_out_link(db, env_file, name, dest, info) if options.out_link else None
-    finally:
-        db.close()
+    with StoreSession(root, "shared", store=store, timeout=options.lock_timeout,
+                      on_wait=lambda: info("waiting for the store lock (a gc is running) ...")) as session:
+        db = session.db
+        _hook("realize.before_link")
+        if db.prefix(dest) is None or not dest.is_dir():
+            with file_lock(layout.env_lock_path(root, dest.name), exclusive=True):
+                if db.prefix(dest) is None or not dest.is_dir():
+                    _build(store, db, root, dest, name, lock, interpreter, info, options.offline)
+        else:
+            db.touch_prefix(dest)
+        link = add_out_link(db, env_file, name, dest, info) if options.out_link else None
     if link is not None:
         remember(env_file, lock_path_for(env_file), dest, link)
     after_realize(root, env_file, link)  # shims: the project's active env, console-script names
@@ -141,7 +143,7 @@ def _already_realized(root: Path, dest: Path, read_only: Exception, info: Info) 
 
 def _build(store, db: StoreDB, root: Path, dest: Path, name: str, lock: Lock, interpreter, info: Info,
            offline: bool) -> None:
-    tmp = root / "tmp" / f"realize-{os.getpid()}-{dest.name[:12]}"
+    tmp = layout.tmp_dir(root) / f"realize-{os.getpid()}-{dest.name[:12]}"
     tmp.mkdir(parents=True, exist_ok=True)
     try:
         wheels = _ensure_artifacts(store, db, lock, tmp, info, offline)
@@ -187,7 +189,7 @@ def _ensure_artifacts(store, db: StoreDB, lock: Lock, tmp: Path, info: Info, off
         _fetch_and_ingest(store, db, missing, have, tmp, info)
     db.touch_artifacts(list(have))
     return [
-        IngestedWheel(f"{p.name} {p.version}", p.wheel.filename, have[p.wheel.sha256])
+        IngestedWheel(p.name, p.wheel.filename, have[p.wheel.sha256], p.version)
         for p in sorted(lock.packages, key=lambda p: p.name.lower())
     ]
 

@@ -1,6 +1,6 @@
 """verify --repair: remove damaged blobs, restore them from their artifacts (re-downloading the
 wheel, hash-checked), and rebuild every prefix whose tree no longer matches its manifests.
-Healthy prefixes are not touched; a damaged one is rebuilt beside itself and swapped in."""
+Healthy prefixes are not touched; a damaged one is rebuilt in tmp/ and swapped in."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from pathlib import Path
 from envstore._core import Store, remove_tree
 from envstore.db import PrefixRow, StoreDB
 from envstore.fetch import WheelRef, fetch_all
-from envstore.prefix import IngestedWheel, assemble, package_labels, publish
+from envstore.parts import packages
+from envstore.prefix import IngestedWheel, assemble, publish
 from envstore.wheel import ingest_wheel
 
 
@@ -64,12 +65,11 @@ def repair(store: Store, db: StoreDB, findings: Findings, tmp: Path) -> list[str
             os.unlink(path)
             actions.append(f"restored blobs from {path.name}")
 
-    for src, interp, mid, _used in db.bytecode_rows():
-        if _blob_keys(store, mid) & missing:
-            db.conn.execute("DELETE FROM bytecode WHERE source_manifest = ? AND interpreter = ?", (src, interp))
+    db.forget_bytecode([(src, interp) for src, interp, mid, _used in db.bytecode_rows()
+                        if _blob_keys(store, mid) & missing])
 
     for row in db.prefixes():
-        uses_damaged = any(_blob_keys(store, mid) & missing for _, mid in row.manifests)
+        uses_damaged = any(_blob_keys(store, p.manifest) & missing for p in row.parts)
         if findings.prefix_problems.get(row.path) or uses_damaged or not Path(row.path).is_dir():
             _rebuild(store, db, row, tmp)
             actions.append(f"rebuilt {row.path}")
@@ -83,19 +83,11 @@ def _rebuild(store: Store, db: StoreDB, row: PrefixRow, tmp: Path) -> None:
     if interpreter is None:
         raise FileNotFoundError(f"interpreter {row.interpreter} of {row.path} is no longer in the store")
     artifacts = {a.manifest_id: a for a in db.artifacts()}
-    labels = package_labels(row.manifests)
-    wheels = [IngestedWheel(label, artifacts[mid].filename, mid) for label, mid in zip(labels, row.sources)]
+    wheels = [IngestedWheel(p.package, artifacts[p.source].filename, p.source, p.version) for p in packages(row.parts)]
     dest = Path(row.path)
     work = tmp / f"rebuild-{dest.name[:12]}"
     work.mkdir(parents=True, exist_ok=True)
-    manifests = assemble(store, db, dest, wheels, interpreter, work)
-    staged = dest.with_name(f".rebuild-{dest.name}")
-    if staged.exists():
-        remove_tree(staged)
-    publish(store, manifests, staged, work)
-    trash = dest.with_name(f".trash-{dest.name}")
-    if dest.exists():
-        os.rename(dest, trash)
-    os.rename(staged, dest)
-    remove_tree(trash)
+    parts = assemble(store, db, dest, wheels, interpreter, work)
+    publish(store, parts, dest, work, replace=True)  # the damaged tree is retired into tmp/
+    db.replace_prefix_parts(row.path, parts)  # what is there now, as records even if the row held labels
     remove_tree(work)

@@ -11,11 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from envstore.db import StoreDB
+from envstore.lockfile import lock_path_for
+from envstore import project
+from envstore.store import layout
+from envstore.store.fs import replace_atomic, write_atomic
 
 MASTER = "envstore-shim"
-INDEX_NAME = ".envstore-shims-v1"
+INDEX_NAME = layout.SHIM_INDEX_FILE
 INDEX_HEADER = "envstore-shims-v1"
-DIRS_FILE = "dirs-v1"  # STORE/shims/dirs-v1: every shim dir installed for this store, one a line
+DIRS_FILE = layout.SHIM_DIRS_FILE
 BASE_NAMES = ("python", "python3", "pip", "pip3")
 
 
@@ -26,26 +30,12 @@ class ShimReport:
     skipped: list[str]  # names taken by files we did not write: left alone
 
 
-def shims_home(root: Path) -> Path:
-    return root / "shims"
-
-
-def default_shim_dir(root: Path) -> Path:
-    return shims_home(root) / "bin"
+shims_home = layout.shims_home
+default_shim_dir = layout.shims_bin_dir
 
 
 def profile_link(root: Path, name: str = "default") -> Path:
-    return root / "profiles" / name
-
-
-def _atomic_write(path: Path, data: bytes, mode: int) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
+    return layout.profiles_dir(root) / name
 
 
 def _write_master(shim_dir: Path) -> Path:
@@ -58,7 +48,7 @@ def _write_master(shim_dir: Path) -> Path:
     except OSError:
         same = False
     if not same:
-        _atomic_write(master, data, 0o755)
+        write_atomic(master, data, mode=0o755)
     return master
 
 
@@ -75,10 +65,8 @@ def _read_index(shim_dir: Path) -> list[list[str]]:
 def _prefixes_in_use(db: StoreDB, root: Path) -> list[Path]:
     """Prefixes a live root points at (out-links, profile generations): their console scripts
     get shims."""
-    from envstore.roots import live_roots
-
-    live, _stale = live_roots(db)
-    envs = root / "envs"
+    live, _stale = project.live_roots(db)
+    envs = layout.envs_dir(root)
     return sorted({Path(r.prefix) for r in live if Path(r.prefix).parent == envs and Path(r.prefix).is_dir()})
 
 
@@ -113,16 +101,10 @@ def _store_pythons(root: Path) -> list[tuple[str, Path]]:
 
 
 def _link_name(master: Path, dest: Path) -> None:
-    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
     try:
-        tmp.unlink()
-    except FileNotFoundError:
-        pass
-    try:
-        os.link(master, tmp)
+        replace_atomic(dest, lambda tmp: os.link(master, tmp))
     except OSError:  # a filesystem without hardlinks: a copy works the same
-        _atomic_write(tmp, master.read_bytes(), 0o755)
-    os.replace(tmp, dest)
+        write_atomic(dest, master.read_bytes(), mode=0o755)
 
 
 def refresh(root: Path, shim_dir: Path) -> ShimReport:
@@ -160,7 +142,7 @@ def refresh(root: Path, shim_dir: Path) -> ShimReport:
     lines = [INDEX_HEADER, f"store\t{root}", f"profile\t{profile_link(root)}"]
     lines += [f"python\t{v}\t{p}" for v, p in pythons]
     lines += [f"shim\t{n}" for n in written]
-    _atomic_write(shim_dir / INDEX_NAME, ("\n".join(lines) + "\n").encode(), 0o644)
+    write_atomic(shim_dir / INDEX_NAME, ("\n".join(lines) + "\n").encode(), mode=0o644)
     return ShimReport(shim_dir, written, skipped)
 
 
@@ -180,8 +162,8 @@ def install(root: Path, shim_dir: Path | None = None) -> ShimReport:
     dirs = installed_dirs(root)
     if shim_dir not in dirs:
         shims_home(root).mkdir(parents=True, exist_ok=True)
-        _atomic_write(shims_home(root) / DIRS_FILE,
-                      "".join(f"{d}\n" for d in [*dirs, shim_dir]).encode(), 0o644)
+        write_atomic(shims_home(root) / DIRS_FILE,
+                      "".join(f"{d}\n" for d in [*dirs, shim_dir]).encode(), mode=0o644)
     return report
 
 
@@ -220,37 +202,22 @@ def resolve(root: Path, cwd: Path) -> tuple[str, Path] | None:
     return kind, Path(path)
 
 
-def set_active(env_file: Path, link: Path) -> None:
-    """Record which out-link the shims use in this project: `.envstore/active` holds the
-    out-link's name, the env file and its lockfile (relative to the project directory)."""
-    from envstore.lockfile import lock_path_for
-
-    env_file = env_file.absolute()
-    project = env_file.parent
-    lock = lock_path_for(env_file)
-    text = f"{link.name}\n{env_file.relative_to(project)}\n{lock.absolute().relative_to(project)}\n"
-    _atomic_write(link.parent / "active", text.encode(), 0o644)
-
-
 def after_realize(root: Path, env_file: Path, link: Path | None) -> None:
     """Called by a full (not fast-path) realize: choose the project's active environment when
     none is chosen yet (the default env file's, or the only one), then refresh the shims.
     Never fails the realize: shims are a convenience on top of it."""
     try:
         if link is not None:
-            active = link.parent / "active"
-            chosen = None
-            try:
-                chosen = active.read_text().splitlines()[0]
-            except (OSError, IndexError):
-                pass
-            from envstore.entry import DEFAULT_ENV_FILES
-
-            others = [e for e in os.scandir(link.parent)
-                      if e.is_symlink() and not e.name.startswith(".") and e.name != "active"]
-            if chosen == link.name or (chosen is None and (env_file.name in DEFAULT_ENV_FILES or len(others) == 1)) \
-                    or (chosen is not None and not os.path.lexists(link.parent / chosen)):
-                set_active(env_file, link)
+            dot = link.parent
+            active = project.read_active(dot)
+            chosen = active.link if active is not None else None
+            # A file of a newer format: that envstore chose; only `store use` replaces it.
+            foreign = active is not None and active.link is None
+            others = project.out_links(dot)
+            if not foreign and (chosen == link.name
+                                or (chosen is None and (env_file.name in project.DEFAULT_ENV_FILES or len(others) == 1))
+                                or (chosen is not None and not os.path.lexists(dot / chosen))):
+                project.set_active(env_file, link, lock_path_for(env_file))
         refresh_installed(root)
     except OSError as e:
         import sys

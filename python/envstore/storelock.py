@@ -4,6 +4,7 @@ open descriptor: the kernel drops it when the owner dies, so there are no stale 
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import time
@@ -12,8 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from envstore.errors import EnvstoreError
-
-LOCK_NAME = "lock"
+from envstore.store import layout
 
 
 class LockTimeout(EnvstoreError):
@@ -21,11 +21,31 @@ class LockTimeout(EnvstoreError):
     hint = "another envstore command is using the store; wait for it or raise --lock-timeout"
 
 
+def _open_lock_file(path: Path, read_only_ok: bool) -> int | None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as e:
+        if not read_only_ok or e.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+    # A store this process cannot write (read-only, another user's): flock needs no write
+    # access, so a reader still excludes a gc of the owner's. No lock file: nobody has ever
+    # written this store, so there is no writer to exclude.
+    try:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+
+
 @contextmanager
-def file_lock(path: Path, exclusive: bool, timeout: float | None = None, on_wait=None) -> Iterator[None]:
-    """Hold flock on `path`; wait up to `timeout` seconds (None: forever)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+def file_lock(path: Path, exclusive: bool, timeout: float | None = None, on_wait=None,
+              read_only_ok: bool = False) -> Iterator[None]:
+    """Hold flock on `path`; wait up to `timeout` seconds (None: forever). `read_only_ok`: on a
+    store this process cannot write, lock through a read-only descriptor (readers only)."""
+    fd = _open_lock_file(path, read_only_ok)
+    if fd is None:
+        yield
+        return
     try:
         mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
         try:
@@ -47,5 +67,7 @@ def file_lock(path: Path, exclusive: bool, timeout: float | None = None, on_wait
         os.close(fd)
 
 
-def store_lock(store_root: Path, exclusive: bool, timeout: float | None = None, on_wait=None):
-    return file_lock(Path(store_root) / LOCK_NAME, exclusive, timeout, on_wait)
+def store_lock(store_root: Path, exclusive: bool, timeout: float | None = None, on_wait=None,
+               read_only_ok: bool = False):
+    """The store-wide lock; callers take it through envstore.store.session.StoreSession."""
+    return file_lock(layout.lock_path(store_root), exclusive, timeout, on_wait, read_only_ok)

@@ -178,10 +178,16 @@ def manifest(root: Path, mid: str) -> dict:
         root / "manifests-v1" / f"{mid}.json").exists() else json.loads(Store(root, fsync=False).manifest_json(mid))["entries"]
 
 
-def prefix_problems(root: Path, prefix: Path, manifests: list[tuple[str, str]]) -> list[str]:
+def manifest_ids(column: list) -> list[str]:
+    """The manifest ids of a prefixes row's `manifests` column, read here without envstore's
+    code: part records ({"manifest": id, ...}) or, in rows written before them, [label, id]."""
+    return [item["manifest"] if isinstance(item, dict) else item[1] for item in column]
+
+
+def prefix_problems(root: Path, prefix: Path, manifests: list) -> list[str]:
     out: list[str] = []
     expected: dict[str, dict] = {}
-    for _label, mid in manifests:
+    for mid in manifest_ids(manifests):
         try:
             expected.update(manifest(root, mid))
         except Exception as e:  # noqa: BLE001 - a missing manifest is a finding
@@ -312,7 +318,7 @@ def placed_files(root: Path, prefix: Path) -> dict[str, Path]:
     """Every regular file of a registered prefix: path relative to it -> the blob it was placed from."""
     manifests = {path: json.loads(m) for path, m in db_rows(root, "SELECT path, manifests FROM prefixes")}
     out = {}
-    for _label, mid in manifests[str(prefix)]:
+    for mid in manifest_ids(manifests[str(prefix)]):
         for rel, e in manifest(root, mid).items():
             if e["type"] == "file":
                 out[rel] = root / "blobs-v1" / e["hash"][:2] / (e["hash"][2:] + (".x" if e["executable"] else ""))

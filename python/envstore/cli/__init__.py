@@ -14,7 +14,7 @@ import click
 
 from envstore import __version__
 from envstore.errors import EnvstoreError
-from envstore.store import default_root, open_store
+from envstore.store import default_root, layout, open_store
 from envstore._core import Store
 
 
@@ -113,7 +113,8 @@ def _render_os_error(e: OSError) -> tuple[str, str | None]:
     hint = None
     if e.errno == errno.EXDEV:
         what = f"store and environment must be on the same filesystem (EXDEV): {what}"
-        hint = "keep the store's blobs-v1/, tmp/ and envs/ on one filesystem (no separate mounts or symlinks)"
+        hint = (f"keep the store's {layout.BLOBS_DIR}/, {layout.TMP_DIR}/ and {layout.ENVS_DIR}/ on one filesystem "
+                "(no separate mounts or symlinks)")
     elif e.errno in (errno.ENOSPC, errno.EDQUOT):
         hint = ("free some space or inodes (df -h, df -i) on that filesystem (`store gc` can run on a full "
                 "disk), then run the command again")
@@ -130,7 +131,7 @@ def _render_os_error(e: OSError) -> tuple[str, str | None]:
 
 
 def _render_db_error(e: Exception) -> tuple[str, str | None]:
-    """sqlite3 errors from the store's database (db-v1.sqlite) in the user's terms."""
+    """sqlite3 errors from the store's database (layout.DB_FILE) in the user's terms."""
     from envstore.errors import StoreNotWritable
 
     text = str(e)
@@ -157,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     except EnvstoreError as e:
         if verbose:
             traceback.print_exc()
-        _fail(str(e), getattr(e, "hint", None))
+        _fail(str(e), e.hint)
     except OSError as e:
         if verbose:
             traceback.print_exc()

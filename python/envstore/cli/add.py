@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from envstore.cli.lock import index_options
+from envstore.cli.envfile import default_env_file
+from envstore.cli.options import index_options
 
 if TYPE_CHECKING:
+    from envstore.index.config import IndexOptions
     from envstore.spec.edit import Change
 
 # An edit of the env file's text: (new text, the changes to report).
@@ -31,8 +33,7 @@ _NO_REALIZE_HELP = "Edit the env file and lock it; do not realize (prints the lo
 @index_options
 @click.pass_obj
 def add_command(app, specs: tuple[str, ...], env_file: Path | None, to_pip: bool, no_realize: bool,
-                index_url: str | None, extra_index_urls: tuple[str, ...], find_links: tuple[str, ...],
-                offline: bool) -> None:
+                index: IndexOptions | None) -> None:
     """Add packages to the env file, then lock and realize it; prints the prefix.
 
     Each SPEC is a conda match spec for `dependencies:` (`numpy`, `numpy>=1.26`,
@@ -58,7 +59,7 @@ def add_command(app, specs: tuple[str, ...], env_file: Path | None, to_pip: bool
             changes += more
         return text, changes
 
-    _edit_and_realize(app, env_file, edit, no_realize, index_url, extra_index_urls, find_links, offline)
+    _edit_and_realize(app, env_file, edit, no_realize, index)
 
 
 @click.command("remove")
@@ -68,8 +69,7 @@ def add_command(app, specs: tuple[str, ...], env_file: Path | None, to_pip: bool
 @index_options
 @click.pass_obj
 def remove_command(app, names: tuple[str, ...], env_file: Path | None, no_realize: bool,
-                   index_url: str | None, extra_index_urls: tuple[str, ...], find_links: tuple[str, ...],
-                   offline: bool) -> None:
+                   index: IndexOptions | None) -> None:
     """Remove packages from the env file, then lock and realize it; prints the prefix.
 
     A NAME is removed from wherever the file lists it: `dependencies:` or the `pip:`
@@ -92,7 +92,7 @@ def remove_command(app, names: tuple[str, ...], env_file: Path | None, no_realiz
             changes += more
         return text, changes
 
-    _edit_and_realize(app, env_file, edit, no_realize, index_url, extra_index_urls, find_links, offline)
+    _edit_and_realize(app, env_file, edit, no_realize, index)
 
 
 def _check_bare_name(name: str) -> None:
@@ -106,9 +106,7 @@ def _check_bare_name(name: str) -> None:
         raise error
 
 
-def _edit_and_realize(app, env_file: Path | None, edit: Edit, no_realize: bool, index_url: str | None,
-                      extra_index_urls: tuple[str, ...], find_links: tuple[str, ...], offline: bool) -> None:
-    from envstore.cli.realize import default_env_file
+def _edit_and_realize(app, env_file: Path | None, edit: Edit, no_realize: bool, index: IndexOptions | None) -> None:
     from envstore.errors import UsageError
     from envstore.lockfile import lock_path_for
     from envstore.realize import RealizeOptions, obtain_lock, realize
@@ -139,8 +137,7 @@ def _edit_and_realize(app, env_file: Path | None, edit: Edit, no_realize: bool, 
     lock_before = lock_path.read_bytes() if lock_path.is_file() else None
     if new_text != text:
         _write_in_place(env_file, new_text.encode("utf-8"))
-    options = RealizeOptions(offline=offline, index_args={
-        "index_url": index_url, "extra_index_urls": list(extra_index_urls), "find_links": list(find_links)})
+    options = RealizeOptions(index=index)
     try:
         if no_realize:
             obtain_lock(env_file.absolute(), app.store(), options, app.info)

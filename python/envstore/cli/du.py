@@ -10,6 +10,7 @@ import click
 
 from envstore.cli.format import human_bytes, json_document
 from envstore.progress import plural
+from envstore.store import layout
 
 
 def _manifest_files(store, manifest_id: str, cache: dict[str, dict]) -> dict:
@@ -50,7 +51,7 @@ def command(app, as_json: bool) -> None:
         prefixes.append({"path": row.path, "name": row.name, "apparent_bytes": size})
     disk = 0
     blobs = 0
-    for dirpath, _dirs, files in os.walk(root / "blobs-v1"):
+    for dirpath, _dirs, files in os.walk(layout.blobs_dir(root)):
         for f in files:
             st = os.lstat(os.path.join(dirpath, f))
             disk += st.st_blocks * 512

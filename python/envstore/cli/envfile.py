@@ -1,15 +1,22 @@
 """`-f/--file FILE`, the same on every command that takes an env file: another way to give the
 command's positional ENV_FILE, so `store realize -f F` and `store run F -- CMD` work as well
-as `store realize F` and `store run -f F -- CMD`. Never reads the file itself."""
+as `store realize F` and `store run -f F -- CMD`. Never reads the file itself. Also the default
+env file of the current directory, and what an ENV_FILE|PREFIX argument names."""
 
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+from envstore.errors import UsageError
+
+if TYPE_CHECKING:
+    from envstore.index.config import IndexOptions
 
 ENV_FILE_SUFFIXES = (".yml", ".yaml", ".toml")
 
@@ -43,3 +50,40 @@ def file_option(into: str, *, required: bool = False, as_str: bool = False, exis
                             metavar="FILE", help=f"The env file (the same as giving it as {metavar}).")(wrapper)
 
     return decorate
+
+
+def default_env_file(given: Path | None) -> Path:
+    """`given`, else env.yml, then environment.yml here; none there is a usage error."""
+    if given is not None:
+        return given
+    from envstore.spec import SpecError, find_env_file
+
+    try:
+        return find_env_file()
+    except SpecError as e:  # callers (run, shell, activate) treat "none here" as a usage error
+        raise UsageError(str(e)) from None
+
+
+def existing_env_file(given: Path | None) -> Path:
+    """The env file a command acts on, which must exist."""
+    env_file = default_env_file(given)
+    if not env_file.is_file():
+        raise UsageError(f"env file {env_file} does not exist")
+    return env_file
+
+
+def prefix_for(app: Any, target: str, index: IndexOptions | None = None) -> tuple[Path, Path | None, Path | None]:
+    """(prefix, env file, out-link) for an env file (realized now) or a prefix / out-link path."""
+    path = Path(target)
+    if path.is_dir():
+        real = Path(os.path.realpath(path))
+        if not (real / "pyvenv.cfg").is_file():
+            raise UsageError(f"{target} is a directory but not an environment prefix")
+        return real, None, None
+    if not path.is_file():
+        raise UsageError(f"no env file or prefix at {target}")
+    from envstore.realize import RealizeOptions, realize
+    from envstore.project import out_link_of
+
+    prefix = realize(path, app.store_root, RealizeOptions(index=index), app.info)
+    return prefix, path.absolute(), out_link_of(path.absolute(), prefix)

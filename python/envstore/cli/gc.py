@@ -46,28 +46,12 @@ def command(app, dry_run: bool, keep_age: str | None, keep_size: str | None, loc
     interpreters. A deleted or repointed out-link stops being a root. gc waits
     for running realizes to finish (they hold the store lock) and vice versa.
     """
-    from pathlib import Path
+    from envstore.gc import GcOptions, run_gc
 
-    from envstore import reserve
-    from envstore.db import StoreDB
-    from envstore.gc import collect
-    from envstore.storelock import store_lock
-
-    store = app.store()
-    root = Path(store.root)
-    age = parse_duration(keep_age) if keep_age else None
-    size = parse_size(keep_size) if keep_size else None
-    if not dry_run:
-        reserve.release(root)  # on a full disk, the room the database needs to open
-    db = StoreDB(root)
-    try:
-        with store_lock(root, exclusive=True, timeout=lock_timeout,
-                        on_wait=lambda: app.info("waiting for the store lock (a realize is running) ...")):
-            report = collect(store, db, root, dry_run=dry_run, keep_age=age, keep_size=size)
-    finally:
-        db.close()
-    if not dry_run:
-        reserve.ensure(root)
+    options = GcOptions(dry_run=dry_run, keep_age=parse_duration(keep_age) if keep_age else None,
+                        keep_size=parse_size(keep_size) if keep_size else None, lock_timeout=lock_timeout)
+    report = run_gc(app.store(), options,
+                    on_wait=lambda: app.info("waiting for the store lock (a realize is running) ..."))
     if dry_run:
         for path in report.removed_paths:
             click.echo(path)

@@ -17,8 +17,8 @@ from envstore.progress import plural
 def command(app, as_json: bool) -> None:
     """List realized prefixes: name, packages, roots and age."""
     from envstore.db import StoreDB
-    from envstore.prefix import package_labels
-    from envstore.roots import live_roots
+    from envstore.parts import packages
+    from envstore.project import live_roots
 
     store = app.store()
     db = StoreDB(Path(store.root))
@@ -29,11 +29,11 @@ def command(app, as_json: bool) -> None:
         db.close()
     data = []
     for row in rows:
-        packages = sorted(package_labels(row.manifests))
+        names = sorted(p.label for p in packages(row.parts))  # "numpy 2.1.3"
         data.append({
             "path": row.path,
             "name": row.name,
-            "packages": packages,
+            "packages": names,
             "interpreter": row.interpreter,
             "roots": sorted(r.link for r in live if r.prefix == row.path),
             "created": row.created,

@@ -5,23 +5,15 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from envstore.cli.envfile import file_option
+from envstore.cli.options import index_options
 
-
-def index_options(f):  # type: ignore[no-untyped-def]
-    """The index flags shared by `store lock` and `store realize`."""
-    f = click.option("--offline", is_flag=True, help="Resolve from the HTTP cache in the store alone [env: ENVSTORE_OFFLINE].")(f)
-    f = click.option("--find-links", "find_links", multiple=True,
-                     help="Directory or HTML page of wheels; repeatable [env: ENVSTORE_FIND_LINKS].")(f)
-    f = click.option("--extra-index-url", "extra_index_urls", multiple=True,
-                     help="Index consulted for names the primary does not have; repeatable "
-                          "[env: ENVSTORE_EXTRA_INDEX_URL].")(f)
-    f = click.option("--index-url", help="Primary package index (simple API) [env: ENVSTORE_INDEX_URL; "
-                                         "default: pip's configuration].")(f)
-    return f
+if TYPE_CHECKING:
+    from envstore.index.config import IndexOptions
 
 
 @click.command("lock")
@@ -32,18 +24,17 @@ def index_options(f):  # type: ignore[no-untyped-def]
 @click.option("--upgrade-package", "upgrade_packages", multiple=True, metavar="NAME",
               help="Allow this package to move off its pinned version; repeatable.")
 @click.pass_obj
-def command(app, env_file: Path | None, index_url: str | None, extra_index_urls: tuple[str, ...],
-            find_links: tuple[str, ...], offline: bool, upgrade: bool, upgrade_packages: tuple[str, ...]) -> None:
+def command(app, env_file: Path | None, index: IndexOptions | None, upgrade: bool,
+            upgrade_packages: tuple[str, ...]) -> None:
     """Resolve ENV_FILE or -f FILE (default env.yml, then environment.yml) and write its lockfile.
 
     The lockfile is pylock.toml beside env.yml/environment.yml, pylock.<stem>.toml beside any
     other env file. Versions already locked are kept unless --upgrade/--upgrade-package.
     """
     from envstore.errors import UsageError
-    from envstore.index.config import resolve_index_config
     from envstore.progress import duration, plural
     from envstore.resolve import lock_env
-    from envstore.spec import find_env_file, load_spec
+    from envstore.spec import find_env_file
     from envstore.lockfile import lock_path_for, read_lock
 
     started = time.monotonic()
@@ -57,10 +48,8 @@ def command(app, env_file: Path | None, index_url: str | None, extra_index_urls:
                  f"{existing.created_by}); nothing to resolve: `store realize {env_file}` uses it as it is")
         click.echo(str(env_file.absolute()))
         return
-    spec = load_spec(env_file)
-    config = resolve_index_config(index_url, extra_index_urls, find_links, offline, spec.index)
     store = app.store()
-    lock = lock_env(env_file, store, config, upgrade=upgrade, upgrade_packages=upgrade_packages, progress=app.info)
+    lock = lock_env(env_file, store, index, upgrade=upgrade, upgrade_packages=upgrade_packages, progress=app.info)
     path = lock_path_for(env_file)
     app.info(f"locked {plural(len(lock.packages), 'package')} for python {lock.interpreter.get('version', '?')} "
              f"in {duration(time.monotonic() - started)}")

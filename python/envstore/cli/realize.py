@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from envstore.cli.envfile import file_option
-from envstore.cli.lock import index_options
-from envstore.errors import UsageError
+from envstore.cli.envfile import existing_env_file, file_option
+from envstore.cli.options import index_options
 
-
-def default_env_file(given: Path | None) -> Path:
-    if given is not None:
-        return given
-    from envstore.spec import SpecError, find_env_file
-
-    try:
-        return find_env_file()
-    except SpecError as e:  # callers (run, shell, activate) treat "none here" as a usage error
-        raise UsageError(str(e)) from None
+if TYPE_CHECKING:
+    from envstore.index.config import IndexOptions
 
 
 @click.command("realize")
@@ -31,8 +23,7 @@ def default_env_file(given: Path | None) -> Path:
 @click.option("--lock-timeout", type=float, default=None, metavar="SECONDS",
               help="Give up waiting for a running gc after this long (default: wait).")
 @click.pass_obj
-def command(app, env_file: Path | None, index_url: str | None, extra_index_urls: tuple[str, ...],
-            find_links: tuple[str, ...], offline: bool, frozen: bool, no_out_link: bool,
+def command(app, env_file: Path | None, index: IndexOptions | None, frozen: bool, no_out_link: bool,
             lock_timeout: float | None) -> None:
     """Make the environment of ENV_FILE exist and print its prefix.
 
@@ -44,13 +35,7 @@ def command(app, env_file: Path | None, index_url: str | None, extra_index_urls:
     """
     from envstore.realize import RealizeOptions, realize
 
-    env_file = default_env_file(env_file)
-    if not env_file.is_file():
-        raise UsageError(f"env file {env_file} does not exist")
-    options = RealizeOptions(
-        frozen=frozen, offline=offline, out_link=not no_out_link, lock_timeout=lock_timeout,
-        index_args={"index_url": index_url, "extra_index_urls": list(extra_index_urls),
-                    "find_links": list(find_links)},
-    )
+    env_file = existing_env_file(env_file)
+    options = RealizeOptions(frozen=frozen, out_link=not no_out_link, lock_timeout=lock_timeout, index=index)
     prefix = realize(env_file, app.store_root, options, app.info)
     click.echo(str(prefix))

@@ -5,10 +5,16 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
+from envstore.cli.envfile import existing_env_file, looks_like_env_file
+from envstore.cli.options import index_options
 from envstore.errors import UsageError
+
+if TYPE_CHECKING:
+    from envstore.index.config import IndexOptions
 
 
 def activated_environ(prefix: Path) -> dict[str, str]:
@@ -22,17 +28,16 @@ def activated_environ(prefix: Path) -> dict[str, str]:
 @click.command("run", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
 @click.option("-f", "--file", "env_file", type=click.Path(dir_okay=False, path_type=Path),
               help="The env file (default: env.yml, then environment.yml); or give it before CMD.")
+@index_options
 @click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED, metavar="[ENV_FILE] [--] CMD...")
 @click.pass_obj
-def command(app, env_file: Path | None, cmd: tuple[str, ...]) -> None:
+def command(app, env_file: Path | None, index: IndexOptions | None, cmd: tuple[str, ...]) -> None:
     """Run CMD with the environment's bin/ first on PATH (and VIRTUAL_ENV set).
 
     The environment is realized first if needed. Use `--` before CMD when it has options:
     store run -- python -c 'import sys; print(sys.prefix)'. The env file is -f FILE or a
     first word ending in .yml, .yaml or .toml: store run ci.yml -- pytest
     """
-    from envstore.cli.envfile import looks_like_env_file
-    from envstore.cli.realize import default_env_file
     from envstore.realize import RealizeOptions, realize
 
     if env_file is None and looks_like_env_file(cmd[0]):
@@ -41,10 +46,8 @@ def command(app, env_file: Path | None, cmd: tuple[str, ...]) -> None:
             cmd = cmd[1:]
     if not cmd:
         raise click.UsageError("no command to run: store run [-f ENV_FILE | ENV_FILE] -- CMD...")
-    env_file = default_env_file(env_file)
-    if not env_file.is_file():
-        raise UsageError(f"env file {env_file} does not exist")
-    prefix = realize(env_file, app.store_root, RealizeOptions(), app.info)
+    env_file = existing_env_file(env_file)
+    prefix = realize(env_file, app.store_root, RealizeOptions(index=index), app.info)
     env = activated_environ(prefix)
     program = shutil.which(cmd[0], path=env["PATH"])
     if program is None:

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
-from envstore.cli.envfile import file_option
+from envstore.cli.envfile import default_env_file, file_option, prefix_for
 from envstore.errors import UsageError
+from envstore.store import layout
 
 SHELL_CHOICE = click.Choice(["bash", "zsh", "fish"])
 
@@ -17,7 +18,6 @@ def activation_for(app, env: str | None):
     """What to activate: ENV (an env file, realized now; a prefix; an out-link), else the
     default env file here (realized now), else what the shims would use in this directory."""
     from envstore.activate import Activation, label_for
-    from envstore.cli.realize import default_env_file
 
     if env is None:
         try:
@@ -25,8 +25,6 @@ def activation_for(app, env: str | None):
         except UsageError:
             env = None
     if env is not None:
-        from envstore.cli.use import prefix_for
-
         prefix, _env_file, _link = prefix_for(app, env)
         return Activation(prefix, label_for(prefix), True)
     from envstore import shims
@@ -68,7 +66,7 @@ def shell_command(app, env: str | None) -> None:
 
     act = activation_for(app, env)
     shell_path = SHELL.get() or "/bin/sh"
-    argv, environ = build(act, shell_path, Path(app.store().root) / "tmp")
+    argv, environ = build(act, shell_path, layout.tmp_dir(Path(app.store().root)))
     app.info(f"entering {act.label} ({act.directory}); `exit` leaves it")
     try:
         os.execvpe(argv[0], argv, environ)

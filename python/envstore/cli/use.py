@@ -3,35 +3,20 @@
 from __future__ import annotations
 
 import datetime
-import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from envstore.cli.envfile import file_option
+from envstore.cli.envfile import file_option, prefix_for
 from envstore.cli.format import json_document
-from envstore.errors import UsageError
+from envstore.cli.options import index_options
+
+if TYPE_CHECKING:
+    from envstore.index.config import IndexOptions
 
 PROFILE_OPTION = click.option("--profile", "profile", default="default", show_default=True,
                               help="The profile to act on.")
-
-
-def prefix_for(app, target: str) -> tuple[Path, Path | None, Path | None]:
-    """(prefix, env file, out-link) for an env file (realized now) or a prefix / out-link path."""
-    path = Path(target)
-    if path.is_dir():
-        real = Path(os.path.realpath(path))
-        if not (real / "pyvenv.cfg").is_file():
-            raise UsageError(f"{target} is a directory but not an environment prefix")
-        return real, None, None
-    if not path.is_file():
-        raise UsageError(f"no env file or prefix at {target}")
-    from envstore.realize import RealizeOptions, realize
-
-    from envstore.roots import out_link_of
-
-    prefix = realize(path, app.store_root, RealizeOptions(), app.info)
-    return prefix, path.absolute(), out_link_of(path.absolute(), prefix)
 
 
 def _inside(directory: Path, cwd: Path) -> bool:
@@ -46,20 +31,22 @@ def _inside(directory: Path, cwd: Path) -> bool:
 @file_option("target", required=True, as_str=True, metavar="ENV_FILE|PREFIX")
 @click.argument("target", required=False, metavar="ENV_FILE|PREFIX")
 @PROFILE_OPTION
+@index_options
 @click.pass_obj
-def command(app, target: str, profile: str) -> None:
+def command(app, target: str, profile: str, index: IndexOptions | None) -> None:
     """Switch a profile to ENV_FILE's environment (realized first) or to PREFIX.
 
     Makes a new generation (a GC root) and flips the profile to it in one rename; the shims
     use the default profile outside projects. Run inside a project directory, it also makes
     ENV_FILE the project's active environment (.envstore/active). Prints the prefix.
     """
-    from envstore import profiles, shims
+    from envstore import profiles, project, shims
+    from envstore.lockfile import lock_path_for
 
     root = Path(app.store().root)
-    prefix, env_file, link = prefix_for(app, target)
+    prefix, env_file, link = prefix_for(app, target, index)
     if env_file is not None and link is not None and _inside(env_file.parent, Path.cwd()):
-        shims.set_active(env_file, link)
+        project.set_active(env_file, link, lock_path_for(env_file))
         app.info(f"{env_file.parent}: active environment is now {env_file.name}")
     generation = profiles.use(root, prefix, profile)
     shims.refresh_installed(root)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
@@ -27,23 +26,9 @@ def command(app, repair: bool, as_json: bool) -> None:
     its manifests: no file edited in place, replaced, added or removed. Exits 1 when anything is
     wrong (after --repair: when anything is still wrong).
     """
-    from envstore.db import StoreDB
-    from envstore.repair import inspect
-    from envstore.repair import repair as do_repair
-    from envstore.storelock import store_lock
+    from envstore.verify import verify_store
 
-    store = app.store()
-    root = Path(store.root)
-    db = StoreDB(root)
-    try:
-        findings = inspect(store, db)
-        if repair and not findings.clean:
-            with store_lock(root, exclusive=True):
-                for line in do_repair(store, db, findings, root / "tmp"):
-                    app.info(line)
-            findings = inspect(store, db)
-    finally:
-        db.close()
+    findings = verify_store(app.store(), fix=repair, info=app.info)
     blob_rows = [_row(p) for p in findings.blob_problems]
     prefix_rows = {k: [_row(p) for p in v] for k, v in findings.prefix_problems.items() if v}
     if as_json:

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from envstore.store.fs import write_atomic
 
 
 @dataclass
@@ -53,8 +53,9 @@ class HttpCache:
         meta = {"url": url, "headers": headers, "stored-at": time.time(), "max-age": max_age,
                 "body-sha256": hashlib.sha256(body).hexdigest()}
         # Body first, then the metadata that vouches for it: a crash leaves no entry that lies.
-        _atomic_write(body_path, body)
-        _atomic_write(meta_path, json.dumps(meta, sort_keys=True).encode())
+        # No fsync: a torn entry fails its body-sha256 check on read and is refetched.
+        write_atomic(body_path, body, fsync=False)
+        write_atomic(meta_path, json.dumps(meta, sort_keys=True), fsync=False)
 
     def touch(self, key: str, entry: CacheEntry, headers: dict[str, str], max_age: float | None) -> None:
         """A 304: the body is still right; record the new freshness."""
@@ -63,17 +64,3 @@ class HttpCache:
 
 
 _KEPT = ("etag", "last-modified", "content-type", "cache-control")
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise

@@ -22,6 +22,7 @@ from envstore.index.findlinks import list_location, with_local_hash
 from envstore.index.http import HttpClient, NotFound
 from envstore.index.metadata import CoreMetadata, MetadataFetcher
 from envstore.index.simple import ACCEPT, ProjectFile, parse_project_page
+from envstore.store import layout
 
 
 class IndexClient:
@@ -29,11 +30,11 @@ class IndexClient:
                  timeout: float | None = None, retries: int = RETRIES, backoff: float = 0.25) -> None:
         """`timeout` (seconds) overrides the configuration's (pip's) for this client."""
         self.config = config
-        cache = HttpCache(cache_root / "http-v1") if cache_root is not None else None
+        cache = HttpCache(layout.http_cache_dir(cache_root)) if cache_root is not None else None
         self.http = HttpClient(cache, offline=config.offline, cert=config.cert,
                                timeout=config.timeout if timeout is None else timeout,
                                retries=retries, backoff=backoff, pool_size=workers)
-        self.fetcher = MetadataFetcher(self.http, cache_root / "wheels-v1" if cache_root is not None else None)
+        self.fetcher = MetadataFetcher(self.http, layout.wheel_cache_dir(cache_root) if cache_root is not None else None)
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=_POOL_PREFIX)
         self._lock = threading.Lock()
         self._projects: dict[str, Future[list[ProjectFile]]] = {}

@@ -33,6 +33,21 @@ class IndexConfig:
         return self.index_urls + self.find_links
 
 
+@dataclass(frozen=True)
+class IndexOptions:
+    """The index flags of one command (`--index-url`, `--extra-index-url`, `--find-links`,
+    `--offline`) as given: not yet merged with the environment, the env file or pip's
+    configuration, which `resolve` does once the env file is known."""
+
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()
+    find_links: tuple[str, ...] = ()
+    offline: bool = False
+
+    def resolve(self, spec: IndexSettings | None = None) -> IndexConfig:
+        return resolve_index_config(self.index_url, self.extra_index_urls, self.find_links, self.offline, spec)
+
+
 def _split(value: str | None) -> list[str]:
     return value.split() if value else []
 

@@ -11,44 +11,45 @@ class IndexFetchError(EnvstoreError):
     404 on a project page. Names the URL and the status."""
 
     code = "index.fetch"
+    hint = "the index may be down or unreachable; try again, or use --offline to resolve from the cache"
 
     def __init__(self, url: str, reason: str, status: int | None = None, hint: str | None = None) -> None:
         self.url = url
         self.status = status
         self.reason = reason
-        self.hint = hint or "the index may be down or unreachable; try again, or use --offline to resolve from the cache"
         what = f"HTTP {status}" if status is not None else reason
-        super().__init__(f"index request failed: GET {url}: {what}" + (f" ({reason})" if status is not None and reason else ""))
+        detail = f" ({reason})" if status is not None and reason else ""
+        super().__init__(f"index request failed: GET {url}: {what}{detail}", hint or None)
 
 
 class PackageNotFound(EnvstoreError):
     code = "index.not-found"
+    hint = "check the spelling of the name, or add the index that has it (--extra-index-url)"
 
     def __init__(self, name: str, indexes: list[str], hint: str | None = None) -> None:
         self.name = name
         self.indexes = indexes
-        self.hint = hint or "check the spelling of the name, or add the index that has it (--extra-index-url)"
         where = ", ".join(indexes) if indexes else "any configured index"
-        super().__init__(f"package '{name}' not found on {where}")
+        super().__init__(f"package '{name}' not found on {where}", hint or None)
 
 
 class IntegrityError(EnvstoreError):
     """Downloaded bytes do not match the hash the index or lock promised. Nothing is cached."""
 
     code = "index.integrity"
+    hint = "the index served different bytes than it advertised; report it to the index operator"
 
     def __init__(self, what: str, url: str, expected: str, actual: str) -> None:
         self.url, self.expected, self.actual = url, expected, actual
-        self.hint = "the index served different bytes than it advertised; report it to the index operator"
         super().__init__(f"{what} hash mismatch for {url}: expected sha256:{expected}, got sha256:{actual}")
 
 
 class OfflineMiss(EnvstoreError):
     code = "index.offline"
+    hint = "run once without --offline to fill the cache"
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.hint = "run once without --offline to fill the cache"
         super().__init__(f"--offline: {url} is not in the cache")
 
 
@@ -61,9 +62,9 @@ class InvalidMetadata(EnvstoreError):
 
     def __init__(self, package: str, version: str, filename: str, field: str, line: str, reason: str) -> None:
         self.package, self.version, self.filename, self.line = package, version, filename, line
-        self.hint = (f"current pip and uv refuse this release too: pin another version of {package} in the env "
-                     f"file (e.g. {package}!={version}), or, if another package requires it, a version of "
-                     f"that package that needs a different {package}")
+        hint = (f"current pip and uv refuse this release too: pin another version of {package} in the env "
+                f"file (e.g. {package}!={version}), or, if another package requires it, a version of "
+                f"that package that needs a different {package}")
         # packaging's reason is the clause with a caret under the fault: kept, indented.
         detail = "\n".join("  " + r for r in reason.splitlines())
-        super().__init__(f"{package} {version} has invalid metadata in {filename}: {field} {line!r}\n{detail}")
+        super().__init__(f"{package} {version} has invalid metadata in {filename}: {field} {line!r}\n{detail}", hint)

@@ -20,6 +20,7 @@ from envstore.index.errors import IndexFetchError, IntegrityError, InvalidMetada
 from envstore.index.http import HttpClient, NotFound, file_url_to_path
 from envstore.index.lenient import lenient_requirement
 from envstore.index.simple import ProjectFile
+from envstore.store.fs import write_atomic
 
 RANGE_CHUNK = 64 * 1024
 
@@ -111,9 +112,7 @@ class MetadataFetcher:
                 dest = self.wheel_dir / pf.sha256 / pf.filename
                 if not dest.exists():
                     dest.parent.mkdir(parents=True, exist_ok=True)
-                    tmp = dest.with_name(dest.name + ".tmp")
-                    tmp.write_bytes(body)
-                    tmp.replace(dest)
+                    write_atomic(dest, body)
         with zipfile.ZipFile(io.BytesIO(body)) as zf:
             return _read_metadata_member(zf, pf)
 

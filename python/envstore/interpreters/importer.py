@@ -7,17 +7,15 @@ from __future__ import annotations
 
 import hashlib
 import os
-import errno
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from envstore._core import IngestResult, Store, hash_bytes
+from envstore._core import IngestResult, Store, hash_bytes, remove_tree
 from envstore.interpreters import registry
 from envstore.interpreters.bytecode import compile_stdlib
 from envstore.interpreters.discover import _versioned_python
-from envstore.interpreters.fsops import make_read_only, remove_tree, staging_dir
 from envstore.interpreters.model import (  # noqa: F401 - MIN_VERSION is re-exported
     MIN_VERSION, InterpreterError, InterpreterInfo, UnsupportedInterpreter, is_supported,
 )
@@ -26,7 +24,8 @@ from envstore.interpreters.relocate import RelocationReport, relocate
 from envstore.interpreters.stage import SHARED_PREFIXES, stage
 from envstore.interpreters.tags import abi_tag, compatible_tags
 from envstore.progress import open_phase, plural
-from envstore.storelock import store_lock
+from envstore.store.fs import publish_tree, retire_tree, staging_dir
+from envstore.store.session import StoreSession
 
 Progress = Callable[[str], None]
 
@@ -125,19 +124,13 @@ def _merge_origins(root: Path, name: str, origin: str, stamp: str) -> list[dict[
 
 
 def _publish(store: Store, manifest_id: str, dest: Path, work: Path) -> None:
-    """Materialize into STORE/tmp, make it read-only, rename into place. Losing a race to an
-    identical import is fine: the content is the same by construction."""
+    """Materialize into STORE/tmp and publish it. Losing a race to an identical import is
+    fine: the content is the same by construction."""
     if dest.exists():
         return
     out = work / "out"
     store.materialize([("python", manifest_id)], out)
-    make_read_only(out)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.rename(out, dest)
-    except OSError as e:
-        if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
-            raise
+    publish_tree(out, dest)
 
 
 def import_interpreter(
@@ -177,7 +170,7 @@ def import_interpreter(
 
     # Shared store lock: gc (exclusive) must not empty tmp/ or sweep the new blobs before
     # the record that keeps them is written.
-    with store_lock(root, exclusive=False, on_wait=lambda: say("waiting for the store lock")):
+    with StoreSession(root, "shared", store=store, on_wait=lambda: say("waiting for the store lock")):
         work = staging_dir(root, "python")
         steps = open_phase(progress)  # on a terminal, a live row per step (each takes seconds)
         try:
@@ -230,7 +223,7 @@ def import_interpreter(
                 final = probe(dest / "bin" / f"python{p.minor}")
             except InterpreterError as e:
                 if not existed:
-                    remove_tree(dest)  # never leave an unrecorded, broken store path behind
+                    retire_tree(dest, root)  # never leave an unrecorded, broken store path behind
                 raise InterpreterError(f"{prefix} does not run once relocated into the store: {e}",
                                        hint="report it with `store -v python import`") from None
             info = InterpreterInfo(
@@ -257,7 +250,7 @@ def import_interpreter(
             return ImportResult(info, False, ingest, report, timings)
         finally:
             steps.close()
-            remove_tree(work)
+            remove_tree(work)  # in tmp/ already: nothing to retire it from
 
 
 __all__ = ["ImportResult", "import_interpreter", "locate_executable"]

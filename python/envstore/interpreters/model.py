@@ -21,16 +21,15 @@ class InterpreterError(EnvstoreError):
 
     code = "interpreter"
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.hint = hint
-
 
 class UnsupportedInterpreter(InterpreterError):
     """A Python that runs but that envstore cannot target (Python 2, CPython < MIN_VERSION)."""
 
+    code = "interpreter.unsupported"
+    hint = SUPPORTED
+
     def __init__(self, executable: object, version: str) -> None:
-        super().__init__(f"{executable} is python {version}, which envstore does not support", hint=SUPPORTED)
+        super().__init__(f"{executable} is python {version}, which envstore does not support")
         self.version = version
 
 

@@ -5,23 +5,17 @@ never names a missing or partial tree (a store path without a record is garbage 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from envstore.interpreters.model import InterpreterInfo
+from envstore.store import layout
+from envstore.store.fs import write_atomic
 
-PYTHON_DIR = "python"
-REGISTRY_DIR = "registry-v1"
 FORMAT_VERSION = 1
 
-
-def python_dir(store_root: Path) -> Path:
-    return store_root / PYTHON_DIR
-
-
-def registry_dir(store_root: Path) -> Path:
-    return python_dir(store_root) / REGISTRY_DIR
+python_dir = layout.python_dir
+registry_dir = layout.registry_dir
 
 
 def write_record(store_root: Path, info: InterpreterInfo, extra: dict[str, Any]) -> None:
@@ -31,9 +25,7 @@ def write_record(store_root: Path, info: InterpreterInfo, extra: dict[str, Any])
     # Paths are stored relative to the store so a moved store stays readable.
     record["store_path"] = info.name
     record["executable"] = str(info.executable.relative_to(info.store_path))
-    tmp = d / f".{info.name}.json.tmp.{os.getpid()}"
-    tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, d / f"{info.name}.json")
+    write_atomic(d / f"{info.name}.json", json.dumps(record, indent=1, sort_keys=True) + "\n")
 
 
 def read_records(store_root: Path) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from envstore.interpreters.model import InterpreterError
+from envstore.store.fs import replace_atomic, write_atomic
 
 # Written where an absolute prefix used to be and nothing can compute it (a C string, a
 # generic text file). Deliberately a path that does not exist.
@@ -87,19 +88,13 @@ def _under(path: str, prefix: str) -> str | None:
 def _privatize(path: Path) -> None:
     """Replace a possibly hardlinked file by a private copy so it can be changed in place."""
     if path.stat().st_nlink > 1:
-        tmp = path.with_name(path.name + ".envstore-tmp")
-        shutil.copy2(path, tmp)
-        os.replace(tmp, path)
+        replace_atomic(path, lambda tmp: shutil.copy2(path, tmp), fsync=False)  # staging: ingest syncs
     os.chmod(path, path.stat().st_mode | 0o200)
 
 
 def _write(path: Path, data: bytes) -> None:
     """New content through a new inode (never through a hardlink to the original)."""
-    mode = path.stat().st_mode & 0o7777
-    tmp = path.with_name(path.name + ".envstore-tmp")
-    tmp.write_bytes(data)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
+    write_atomic(path, data, mode=path.stat().st_mode & 0o7777, fsync=False)  # staging: ingest syncs
 
 
 class Relocator:

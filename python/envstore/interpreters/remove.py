@@ -9,11 +9,12 @@ from pathlib import Path
 
 from envstore._core import Store
 from envstore.interpreters import registry
-from envstore.interpreters.fsops import remove_tree, staging_dir
 from envstore.interpreters.model import InterpreterError, InterpreterInfo
 from envstore.interpreters.choose import list_interpreters
 from envstore.progress import plural
-from envstore.storelock import store_lock
+from envstore.store import layout
+from envstore.store.fs import retire_tree
+from envstore.store.session import StoreSession
 
 
 def _home(cfg: Path) -> str | None:
@@ -29,7 +30,7 @@ def _home(cfg: Path) -> str | None:
 
 def users(store: Store, info: InterpreterInfo) -> list[Path]:
     """Prefixes under STORE/envs whose interpreter is `info`."""
-    envs = Path(store.root) / "envs"
+    envs = layout.envs_dir(Path(store.root))
     if not envs.is_dir():
         return []
     out = []
@@ -71,9 +72,6 @@ def remove_interpreter(store: Store, info: InterpreterInfo) -> None:
             hint="remove those environments (and let `store gc` collect them) first",
         )
     root = Path(store.root)
-    with store_lock(root, exclusive=False):
+    with StoreSession(root, "shared", store=store):
         registry.remove_record(root, info.name)
-        if info.store_path.exists():
-            trash = staging_dir(root, "trash") / info.name
-            os.rename(info.store_path, trash)  # disappears atomically; deletion can then be slow
-            remove_tree(trash.parent)
+        retire_tree(info.store_path, root)  # disappears atomically; deletion can then be slow

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from envstore import settings
-from envstore._core import Store
-from envstore.interpreters.fsops import remove_tree, staging_dir
+from envstore._core import Store, remove_tree
 from envstore.interpreters.importer import ImportResult, Progress, import_interpreter
 from envstore.interpreters.model import InterpreterError
 from envstore.interpreters.choose import parse_constraint
 from envstore.progress import Phase, phase, silent, size
-from envstore.storelock import store_lock
+from envstore.store.fs import staging_dir
+from envstore.store.session import StoreSession
 
 from packaging.version import Version
 
@@ -122,7 +122,7 @@ def install(
 ) -> ImportResult:
     """Install python `version` from `source` (a file or URL), else from ENVSTORE_PYTHON_URL."""
     location = source or archive_url(version)
-    with store_lock(Path(store.root), exclusive=False):  # gc must not empty tmp/ under us
+    with StoreSession(Path(store.root), "shared", store=store):  # gc must not empty tmp/ under us
         return _install(store, version, location, sha256, progress)
 
 

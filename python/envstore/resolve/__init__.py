@@ -14,13 +14,14 @@ from packaging.version import Version
 from resolvelib import BaseReporter, ResolutionImpossible, ResolutionTooDeep, Resolver
 
 from envstore.index.client import IndexClient
-from envstore.index.config import IndexConfig, resolve_index_config
+from envstore.index.config import IndexConfig, IndexOptions
 from envstore.lockfile import Lock, LockedPackage, LockedWheel, file_hash, lock_path_for, read_lock, write_lock
 from envstore.progress import Phase, Row, phase, plural, silent
 from envstore.resolve.explain import ResolutionError, explain_impossible
 from envstore.resolve.model import PYTHON, Candidate, Req
 from envstore.resolve.provider import Provider
 from envstore.spec import EnvSpec, load_spec
+from envstore.store import layout
 from envstore.target import TargetPython, target_for_spec
 
 
@@ -109,21 +110,16 @@ def build_lock(spec: EnvSpec, target: TargetPython, client: IndexClient, picked:
     )
 
 
-def lock_env(env_file: Path | str, store: Any, index_config: IndexConfig | None = None, *,
+def lock_env(env_file: Path | str, store: Any, index: IndexConfig | IndexOptions | None = None, *,
              upgrade: bool = False, upgrade_packages: Iterable[str] = (), target: TargetPython | None = None,
-             write: bool = True, index_args: dict[str, Any] | None = None, offline: bool = False,
-             progress: Callable[[str], None] | None = None) -> Lock:
+             write: bool = True, progress: Callable[[str], None] | None = None) -> Lock:
     """Resolve `env_file` and write its lockfile (lock_path_for). Versions in an existing lock
     are kept where the spec still allows them, unless `upgrade` or named in `upgrade_packages`.
-    Without `index_config`, the indexes come from `index_args` (the CLI's index flags:
-    index_url, extra_index_urls, find_links), `offline`, the env file and pip's configuration."""
+    `index` is a decided IndexConfig, or a command's IndexOptions (None: no flags) to merge with
+    the environment, the env file's own settings and pip's configuration."""
     env_file = Path(env_file)
     spec = load_spec(env_file)
-    if index_config is None:
-        args = index_args or {}
-        index_config = resolve_index_config(
-            args.get("index_url"), tuple(args.get("extra_index_urls") or ()), tuple(args.get("find_links") or ()),
-            offline or bool(args.get("offline")), spec.index)
+    index_config = index if isinstance(index, IndexConfig) else (index or IndexOptions()).resolve(spec.index)
     if target is None:
         target = target_for_spec(store, spec.python, spec.python_specifier, progress)
     lock_path = lock_path_for(env_file)
@@ -151,9 +147,9 @@ def _cache_root(store: Any) -> Path | None:
     if store is None:
         return None
     if isinstance(store, (str, os.PathLike)):
-        return Path(store) / "cache"
+        return layout.cache_dir(Path(store))
     root = getattr(store, "root", None)
-    return Path(str(root)) / "cache" if root is not None else None
+    return layout.cache_dir(Path(str(root))) if root is not None else None
 
 
 __all__ = ["ResolutionError", "build_lock", "lock_env", "resolve", "root_requirements"]

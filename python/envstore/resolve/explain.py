@@ -14,10 +14,6 @@ from envstore.target import TargetPython
 class ResolutionError(EnvstoreError):
     code = "resolve"
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        self.hint = hint
-        super().__init__(message)
-
 
 def chain(req: Req, chains: dict[str, Req]) -> str:
     """`env.yml:4 asks for fastapi` → `fastapi 0.110 requires starlette<0.37`, built from the

@@ -11,15 +11,16 @@ from packaging.specifiers import SpecifierSet
 from envstore.spec.errors import CondaOnlyPackageError, SpecError
 from envstore.spec.model import EnvSpec, IndexSettings, SpecRequirement
 
-from envstore.entry import DEFAULT_ENV_FILES  # one list; entry.py must stay import-light
+from envstore.project import DEFAULT_ENV_FILES, find_default_env_file
 
 
 def find_env_file(directory: Path | None = None) -> Path:
-    """`env.yml`, then `environment.yml`, in the directory (default: the current one)."""
+    """`env.yml`, then `environment.yml` (then their `.yaml` spellings), in the directory
+    (default: the current one)."""
     base = Path(directory) if directory else Path.cwd()
-    for name in DEFAULT_ENV_FILES:
-        if (base / name).is_file():
-            return base / name
+    found = find_default_env_file(base)
+    if found is not None:
+        return found
     raise SpecError(f"no env.yml or environment.yml in {base}", hint="name the env file: store lock FILE")
 
 

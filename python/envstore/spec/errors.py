@@ -27,7 +27,6 @@ class SpecError(EnvstoreError):
         self.path = Path(path) if path is not None else None
         self.line = line
         self.column = column
-        self.hint = hint
         where = ""
         if self.path is not None:
             where = self.path.name
@@ -36,7 +35,7 @@ class SpecError(EnvstoreError):
                 if column is not None:
                     where += f":{column}"
             where += ": "
-        super().__init__(where + message)
+        super().__init__(where + message, hint)
 
 
 class CondaOnlyPackageError(SpecError):

@@ -18,9 +18,8 @@ use crate::fsutil;
 use crate::hash::ContentHash;
 use crate::link::{self, LinkFaults};
 
-pub const BLOBS_DIR: &str = "blobs-v1";
-pub const MANIFESTS_DIR: &str = "manifests-v1";
-pub const TMP_DIR: &str = "tmp";
+// Re-exported so existing `blob::BLOBS_DIR` paths keep working; the names live in `layout`.
+pub use crate::layout::{BLOBS_DIR, MANIFESTS_DIR, TMP_DIR};
 
 /// Whether writes are made durable (fsync) before they are published.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,6 +8,7 @@ pub mod fsutil;
 pub mod gc;
 pub mod hash;
 pub mod ingest;
+pub mod layout;
 pub mod link;
 pub mod manifest;
 pub mod materialize;

@@ -4,34 +4,34 @@
 use std::path::PathBuf;
 
 use envstore_core as core;
-use pyo3::create_exception;
-use pyo3::exceptions::{PyException, PyOSError};
+use pyo3::exceptions::{PyAttributeError, PyOSError};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyType;
 
-create_exception!(
-    _core,
-    EnvstoreError,
-    PyException,
-    "Root of every error envstore raises."
-);
-create_exception!(
-    _core,
-    ArchiveError,
-    EnvstoreError,
-    "An archive was rejected as unsafe or malformed."
-);
-create_exception!(
-    _core,
-    StoreError,
-    EnvstoreError,
-    "The store is missing or holds damaged data."
-);
-create_exception!(
-    _core,
-    ConflictError,
-    EnvstoreError,
-    "Two sources put different content at one path."
-);
+/// The exception classes live in Python (envstore.errors, whose root carries `code` and `hint`);
+/// the binding raises them. Looked up on first use rather than at module init, so that
+/// importing envstore.errors never has to wait for, or cycle through, this module.
+const ERRORS_MODULE: &str = "envstore.errors";
+/// Re-exported as `envstore._core.<name>` (see `__getattr__`) for code that imports them here.
+const ERROR_CLASSES: [&str; 4] = [
+    "EnvstoreError",
+    "ArchiveError",
+    "StoreError",
+    "ConflictError",
+];
+
+static ARCHIVE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static STORE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static CONFLICT_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+fn error_class<'py>(
+    py: Python<'py>,
+    cell: &'static PyOnceLock<Py<PyType>>,
+    name: &str,
+) -> PyResult<Bound<'py, PyType>> {
+    cell.import(py, ERRORS_MODULE, name).cloned()
+}
 
 fn to_pyerr(py: Python<'_>, err: core::Error) -> PyErr {
     let message = err.to_string();
@@ -48,13 +48,18 @@ fn to_pyerr(py: Python<'_>, err: core::Error) -> PyErr {
             None => PyOSError::new_err(format!("{text}: {}", path.display())),
         };
     }
-    let pyerr = match &err {
+    let class = match &err {
         core::Error::UnsafeMember { .. }
         | core::Error::BadArchive { .. }
         | core::Error::Record { .. }
-        | core::Error::Limit { .. } => ArchiveError::new_err(message),
-        core::Error::Conflict { .. } => ConflictError::new_err(message),
-        _ => StoreError::new_err(message),
+        | core::Error::Limit { .. } => error_class(py, &ARCHIVE_ERROR, "ArchiveError"),
+        core::Error::Conflict { .. } => error_class(py, &CONFLICT_ERROR, "ConflictError"),
+        _ => error_class(py, &STORE_ERROR, "StoreError"),
+    };
+    let pyerr = match class {
+        Ok(class) => PyErr::from_type(class, (message,)),
+        // envstore.errors could not be imported: that failure is the one worth showing.
+        Err(import_failure) => return import_failure,
     };
     let value = pyerr.value(py);
     let mut attrs: Vec<(&str, String)> = vec![("code", err.code().to_string())];
@@ -560,13 +565,22 @@ fn shim_binary(py: Python<'_>) -> Bound<'_, pyo3::types::PyBytes> {
     pyo3::types::PyBytes::new(py, SHIM_BINARY)
 }
 
+/// `envstore._core.ArchiveError` and the other error classes, as module attributes (PEP 562):
+/// the classes of envstore.errors, imported when first asked for.
+#[pyfunction]
+#[pyo3(name = "__getattr__")]
+fn module_getattr(py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
+    if ERROR_CLASSES.contains(&name) {
+        return Ok(py.import(ERRORS_MODULE)?.getattr(name)?.unbind());
+    }
+    Err(PyAttributeError::new_err(format!(
+        "module 'envstore._core' has no attribute '{name}'"
+    )))
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    let py = m.py();
-    m.add("EnvstoreError", py.get_type::<EnvstoreError>())?;
-    m.add("ArchiveError", py.get_type::<ArchiveError>())?;
-    m.add("StoreError", py.get_type::<StoreError>())?;
-    m.add("ConflictError", py.get_type::<ConflictError>())?;
+    m.add_function(wrap_pyfunction!(module_getattr, m)?)?;
     m.add_class::<Store>()?;
     m.add_class::<Limits>()?;
     m.add_class::<IngestResult>()?;
@@ -580,5 +594,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(make_dirs_read_only, m)?)?;
     m.add_function(wrap_pyfunction!(sync_filesystem, m)?)?;
     m.add_function(wrap_pyfunction!(shim_binary, m)?)?;
+    // The on-disk names the core owns, so Python never spells them again.
+    m.add("BLOBS_DIR", core::layout::BLOBS_DIR)?;
+    m.add("MANIFESTS_DIR", core::layout::MANIFESTS_DIR)?;
+    m.add("TMP_DIR", core::layout::TMP_DIR)?;
     Ok(())
 }

@@ -22,6 +22,8 @@
 //!
 //! Everything it needs about the store comes from `.envstore-shims-v1`, a tab-separated text
 //! file beside the binary that `store shims install` (and each realize and `store use`) rewrites.
+//! What it reads in a project follows the `.envstore/` format (docs/concepts.md; written by
+//! python/envstore/project.py), pinned by tests/fixtures/project-v1 which pytest reads too.
 
 use std::env;
 use std::ffi::{OsStr, OsString};
@@ -40,6 +42,17 @@ const MASTER_NAME: &str = "envstore-shim";
 const HOPS_VAR: &str = "ENVSTORE_SHIM_HOPS";
 const MAX_HOPS: u32 = 8;
 const WARNED_MARKER: &str = ".shim-warned";
+
+// The `.envstore/` format, v1 (python/envstore/project.py holds the same names).
+const OUT_LINK_DIR: &str = ".envstore";
+const ACTIVE_FILE: &str = "active";
+const ACTIVE_VERSION_LINE: &[u8] = b"envstore-active-v1";
+const ACTIVE_VERSION_STEM: &[u8] = b"envstore-active-v";
+const STATE_FILE: &str = "state-v1.json";
+/// The protocol's own files: never out-links, whatever they are.
+const RESERVED_NAMES: [&str; 3] = [ACTIVE_FILE, "links-v1", STATE_FILE];
+/// Env files `store` finds without being named (project.DEFAULT_ENV_FILES).
+const DEFAULT_ENV_FILES: [&str; 4] = ["env.yml", "environment.yml", "env.yaml", "environment.yaml"];
 
 /// What `.envstore-shims-v1` says: the default profile link and the store's interpreters
 /// (version, store path), newest first.
@@ -117,19 +130,48 @@ fn lmtime(path: &Path) -> Option<SystemTime> {
 }
 
 /// `.envstore/active`: line 1 the out-link name, line 2 the env file, line 3 its lockfile
-/// (both relative to the project directory). Written by Python, read only here.
-fn read_active(envstore_dir: &Path) -> Option<Vec<PathBuf>> {
-    let data = fs::read(envstore_dir.join("active")).ok()?;
-    let lines: Vec<PathBuf> = data
+/// (both relative to the project directory), line 4 `envstore-active-v1`; the same without
+/// line 4 is the unversioned form written before it. Another version is ignored (as if no
+/// environment were chosen): its fields may mean something else.
+fn parse_active(data: &[u8]) -> Option<Vec<PathBuf>> {
+    let mut lines: Vec<&[u8]> = data
         .split(|&b| b == b'\n')
         .filter(|l| !l.is_empty())
-        .map(|l| PathBuf::from(OsStr::from_bytes(l)))
         .collect();
-    if lines.is_empty() {
-        None
-    } else {
-        Some(lines)
+    match lines.last() {
+        Some(&last)
+            if last.starts_with(ACTIVE_VERSION_STEM)
+                && last[ACTIVE_VERSION_STEM.len()..]
+                    .iter()
+                    .all(u8::is_ascii_digit) =>
+        {
+            if last != ACTIVE_VERSION_LINE {
+                return None;
+            }
+            lines.pop();
+        }
+        _ if lines.len() > 3 => return None,
+        _ => {}
     }
+    if lines.is_empty() {
+        return None;
+    }
+    Some(
+        lines
+            .into_iter()
+            .map(|l| PathBuf::from(OsStr::from_bytes(l)))
+            .collect(),
+    )
+}
+
+fn read_active(envstore_dir: &Path) -> Option<Vec<PathBuf>> {
+    parse_active(&fs::read(envstore_dir.join(ACTIVE_FILE)).ok()?)
+}
+
+/// Whether an entry of `.envstore/` is an out-link: a symlink whose name is neither a dot name
+/// (temp files, locks, the warning marker) nor one of the protocol's files.
+fn is_out_link(name: &OsStr, is_symlink: bool) -> bool {
+    is_symlink && !name.as_bytes().starts_with(b".") && !RESERVED_NAMES.iter().any(|r| name == *r)
 }
 
 enum Pick {
@@ -150,7 +192,7 @@ fn pick_out_link(envstore_dir: &Path) -> Pick {
         for e in entries.flatten() {
             let name = e.file_name();
             let is_link = e.file_type().map(|t| t.is_symlink()).unwrap_or(false);
-            if is_link && !name.as_bytes().starts_with(b".") && name != "active" {
+            if is_out_link(&name, is_link) {
                 links.push(name);
             }
         }
@@ -173,11 +215,11 @@ fn warn_if_stale(project: &Path, link: &Path, active: &[PathBuf]) {
     let Some(changed) = mtime(&env_file) else {
         return;
     };
-    let dot = project.join(".envstore");
+    let dot = project.join(OUT_LINK_DIR);
     let realized = [
         mtime(&project.join(lock)),
         lmtime(link),
-        mtime(&dot.join("state-v1.json")),
+        mtime(&dot.join(STATE_FILE)),
     ]
     .into_iter()
     .flatten()
@@ -227,7 +269,7 @@ fn match_python(index: &Index, pins: &[u8]) -> Result<PathBuf, String> {
 
 fn resolve(cwd: &Path, index: &Index) -> Result<Option<Target>, String> {
     for dir in cwd.ancestors() {
-        let dot = dir.join(".envstore");
+        let dot = dir.join(OUT_LINK_DIR);
         if !dot.is_dir() {
             continue;
         }
@@ -385,7 +427,7 @@ fn is_environment_command(name: &OsStr) -> bool {
 /// gets the general form.
 fn store_command_for(args: &[OsString], env_file: Option<&Path>) -> String {
     let file = match env_file {
-        Some(f) if f != Path::new("env.yml") && f != Path::new("environment.yml") => {
+        Some(f) if !DEFAULT_ENV_FILES.iter().any(|d| f == Path::new(d)) => {
             format!(" -f {}", f.display())
         }
         _ => String::new(),
@@ -659,6 +701,87 @@ mod tests {
             hint.contains("`store add six`") && hint.contains("env.yml"),
             "{hint}"
         );
+    }
+
+    #[test]
+    fn active_file_versions() {
+        let v1 = parse_active(b"b\nenv.yml\npylock.toml\nenvstore-active-v1\n").expect("v1");
+        let unversioned = parse_active(b"b\nenv.yml\npylock.toml\n").expect("unversioned");
+        assert_eq!(v1, unversioned);
+        assert_eq!(v1[0], PathBuf::from("b"));
+        assert_eq!(
+            parse_active(b"b\nenv.yml\npylock.toml\nenvstore-active-v2\n"),
+            None
+        );
+        assert_eq!(parse_active(b"a\nb\nc\nd\n"), None);
+        assert_eq!(parse_active(b""), None);
+    }
+
+    /// tests/fixtures/project-v1: the same cases tests/test_project_protocol.py reads.
+    #[test]
+    fn golden_project_fixture() {
+        let fixtures =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/project-v1");
+        let mut cases: Vec<PathBuf> = fs::read_dir(&fixtures)
+            .expect("fixture dir")
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.join("expect").is_file())
+            .collect();
+        cases.sort();
+        assert!(cases.len() >= 5, "{cases:?}");
+        for case in cases {
+            let label = case
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            let d = tmp(&format!("golden-{label}"));
+            let project = d.join("project");
+            let dot = project.join(OUT_LINK_DIR);
+            fs::create_dir_all(&dot).expect("mkdir");
+            for e in fs::read_dir(case.join(OUT_LINK_DIR))
+                .expect("case .envstore")
+                .flatten()
+            {
+                fs::copy(e.path(), dot.join(e.file_name())).expect("copy");
+            }
+            let wanted = fs::read_to_string(case.join("out-links")).expect("out-links");
+            for name in wanted.lines().filter(|l| !l.is_empty()) {
+                let prefix = d.join("envs").join(name);
+                fs::create_dir_all(prefix.join("bin")).expect("mkdir");
+                std::os::unix::fs::symlink(&prefix, dot.join(name)).expect("link");
+            }
+            let expect = fs::read_to_string(case.join("expect")).expect("expect");
+            let (kind, rest) = expect.trim().split_once(' ').unwrap_or((expect.trim(), ""));
+            let got = resolve(&project, &Index::default());
+            match (kind, &pick_out_link(&dot)) {
+                ("active", Pick::Found(link, Some(_))) | ("only", Pick::Found(link, None)) => {
+                    assert_eq!(link, &dot.join(rest), "{label}");
+                    let t = got.expect(&label).expect(&label);
+                    assert_eq!(
+                        (t.kind, t.dir),
+                        (Kind::Env, d.join("envs").join(rest)),
+                        "{label}"
+                    );
+                }
+                ("ambiguous", Pick::Ambiguous(names)) => {
+                    let names: Vec<String> = names
+                        .iter()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .collect();
+                    assert_eq!(names.join(", "), rest, "{label}");
+                    let message = got.expect_err(&label);
+                    assert!(
+                        message.contains(&format!("({rest}) and none is chosen")),
+                        "{label}: {message}"
+                    );
+                }
+                ("none", Pick::Nothing) => {}
+                (kind, _) => panic!("{label}: expected {kind} {rest}, the shim chose otherwise"),
+            }
+            let _ = fs::remove_dir_all(&d);
+        }
     }
 
     #[test]

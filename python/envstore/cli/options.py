@@ -1,0 +1,47 @@
+"""Flags shared by several commands, turned into the typed option objects the domain takes:
+the index flags (`--index-url`, `--extra-index-url`, `--find-links`, `--offline`) become one
+`index: IndexOptions | None` parameter of the command."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from envstore.index.config import IndexOptions
+
+_INDEX_FLAGS = ("index_url", "extra_index_urls", "find_links", "offline")
+
+
+def index_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the index flags; the command receives them as `index` (None when none was given).
+    Goes below `file_option`, if the command has one."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        given = {name: kwargs.pop(name) for name in _INDEX_FLAGS}
+        kwargs["index"] = _index_from(**given) if any(given.values()) else None
+        return f(*args, **kwargs)
+
+    g: Callable[..., Any] = click.option(
+        "--offline", is_flag=True, help="Resolve from the HTTP cache in the store alone [env: ENVSTORE_OFFLINE].")(wrapper)
+    g = click.option("--find-links", "find_links", multiple=True,
+                     help="Directory or HTML page of wheels; repeatable [env: ENVSTORE_FIND_LINKS].")(g)
+    g = click.option("--extra-index-url", "extra_index_urls", multiple=True,
+                     help="Index consulted for names the primary does not have; repeatable "
+                          "[env: ENVSTORE_EXTRA_INDEX_URL].")(g)
+    g = click.option("--index-url", help="Primary package index (simple API) [env: ENVSTORE_INDEX_URL; "
+                                         "default: pip's configuration].")(g)
+    return g
+
+
+def _index_from(index_url: str | None, extra_index_urls: tuple[str, ...], find_links: tuple[str, ...],
+                offline: bool) -> IndexOptions:
+    # Imported here: the index package pulls in the HTTP client, which an already-realized
+    # `store run`/`store realize` without index flags never needs.
+    from envstore.index.config import IndexOptions
+
+    return IndexOptions(index_url, tuple(extra_index_urls), tuple(find_links), offline)
