@@ -19,7 +19,7 @@ from pathlib import Path
 
 from envstore.index.config import resolve_index_config
 from envstore.resolve import lock_env
-from envstore.target import TargetPython
+from envstore.resolve.target import TargetPython
 
 REQS = ["numpy", "pandas", "scipy", "matplotlib", "scikit-learn"]
 

@@ -20,15 +20,16 @@ PACKAGE = Path(__file__).parent.parent / "python" / "envstore"
 # covers a package and everything in it. The first match wins, most specific names first.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("envstore._core", "envstore.errors", "envstore.settings", "envstore.progress")),
-    ("store", ("envstore.store", "envstore.store.")),
+    ("store", ("envstore", "envstore.store", "envstore.store.")),
     ("project", ("envstore.project",)),
+    ("lock", ("envstore.lockfile",)),
     ("inputs", ("envstore.spec", "envstore.spec.", "envstore.index", "envstore.index.",
                 "envstore.interpreters", "envstore.interpreters.")),
-    ("resolve", ("envstore.resolve", "envstore.resolve.", "envstore.lock", "envstore.lock.")),
+    ("resolve", ("envstore.resolve", "envstore.resolve.")),
     ("install", ("envstore.install", "envstore.install.")),
     ("ops", ("envstore.ops", "envstore.ops.")),
     ("cli", ("envstore.cli", "envstore.cli.")),
-    ("entry", ("envstore.entry", "envstore")),
+    ("entry", ("envstore.entry",)),
 ]
 
 
@@ -119,7 +120,25 @@ def problems(root: Path = PACKAGE) -> list[str]:
                 out.append(f"{where}: function-level import of {imp.target} without a `# lazy: reason`")
             if imp.target in edges and imp.target != imp.source:
                 edges[imp.source].add(imp.target)
+    out += _command_imports(root, modules)
     out += [f"import cycle: {' -> '.join(c)}" for c in _cycles(edges)]
+    return out
+
+
+# cli modules that every command may use; a command importing another command's module is how
+# domain logic crept into the CLI before (issue 14).
+CLI_SHARED = {"envstore.cli", "envstore.cli.envfile", "envstore.cli.options", "envstore.cli.format"}
+
+
+def _command_imports(root: Path, modules: set[str]) -> list[str]:
+    out = []
+    for path in sorted((root / "cli").glob("*.py")) if (root / "cli").is_dir() else []:
+        for imp in imports_of(path, root, modules):
+            if imp.source in CLI_SHARED or not imp.target.startswith("envstore.cli."):
+                continue
+            if imp.target not in CLI_SHARED:
+                out.append(f"{path.relative_to(root.parent)}:{imp.line}: command module {imp.source} imports "
+                           f"another command's module {imp.target}; move what they share below cli/")
     return out
 
 
@@ -169,16 +188,16 @@ def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 
 
 def report() -> int:
-    """`python tests/test_layers.py`: what still breaks the contract in python/envstore.
-
-    Not yet a test of the real tree: the modules are still to be moved into their layer packages
-    (install/, ops/, lock/, and db/lock/reserve into store/) and the function-level imports to be
-    made top-level or given their reason (issue 14). When `report()` prints nothing, add
-    `assert not problems()` as a test here."""
+    """`python tests/test_layers.py`: what breaks the contract in python/envstore, one per line."""
     found = problems()
     print("\n".join(found))
     print(f"{len(found)} import-contract problems")
     return 1 if found else 0
+
+
+def test_the_real_tree_keeps_the_contract() -> None:
+    found = problems()
+    assert not found, "\n".join(found)
 
 
 def _fake_package(tmp_path: Path, files: dict[str, str]) -> Path:
@@ -202,6 +221,21 @@ def test_the_contract_fails_on_an_upward_import(tmp_path: Path) -> None:
     found = problems(root)
     assert any("envstore.store (store) imports envstore.cli (cli), a layer above it" in p for p in found), found
     assert any(p.startswith("import cycle: envstore.cli -> envstore.store") for p in found), found
+
+
+def test_a_command_may_not_import_another_command(tmp_path: Path) -> None:
+    root = _fake_package(tmp_path, {
+        "__init__.py": "",
+        "cli/__init__.py": "",
+        "cli/format.py": "",
+        "cli/shell.py": "from envstore.cli.format import a\n",
+        "cli/use.py": "",
+    })
+    assert problems(root) == []
+    (root / "cli" / "shell.py").write_text("from envstore.cli.format import a\nfrom envstore.cli.use import prefix_for\n")
+    found = problems(root)
+    assert any("command module envstore.cli.shell imports another command's module envstore.cli.use" in p
+               for p in found), found
 
 
 def test_the_contract_sees_lazy_imports_and_wants_their_reason(tmp_path: Path) -> None:

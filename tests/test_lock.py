@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from envstore.lockfile import LockfileError, dumps_lock, is_stale, lock_path_for, read_lock
+from envstore.lockfile import LockfileError, dumps_lock, lock_path_for, read_lock
+from envstore.resolve.stale import is_stale
 from local_index import local_index  # noqa: F401 - fixture
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from envstore.parts import Part, PartKind, dumps, labelled, loads, packages
+from envstore.store.parts import Part, PartKind, dumps, labelled, loads, packages
 
 RECORDS = [
     Part(PartKind.BASE, None, None, "m-base"),

@@ -16,9 +16,9 @@ import pytest
 
 from conftest import fetch_wheel, tree_snapshot
 from envstore._core import Store, hash_file
-from envstore.db import StoreDB
-from envstore.prefix import IngestedWheel, assemble, publish, store_path
-from envstore.wheel import ingest_wheel
+from envstore.store.db import StoreDB
+from envstore.install.prefix import IngestedWheel, assemble, publish, store_path
+from envstore.install.wheel import ingest_wheel
 
 
 @dataclass(frozen=True)

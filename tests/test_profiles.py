@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from conftest import run_store
-from envstore import profiles
-from envstore.db import StoreDB
+from envstore.ops import profiles
+from envstore.store.db import StoreDB
 from envstore.store import open_store
 
 

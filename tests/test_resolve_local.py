@@ -11,7 +11,7 @@ from envstore.index import IndexClient, IndexConfig, IndexFetchError, IntegrityE
 from envstore.lockfile import dumps_lock, read_lock
 from envstore.resolve import ResolutionError, lock_env, resolve
 from envstore.spec import load_spec
-from envstore.target import TargetPython
+from envstore.resolve.target import TargetPython
 from local_index import LocalIndex, build_wheel, local_index  # noqa: F401 - fixture
 
 

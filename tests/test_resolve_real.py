@@ -18,7 +18,7 @@ from packaging.version import Version
 from envstore.index.config import resolve_index_config
 from envstore.lockfile import dumps_lock, read_lock
 from envstore.resolve import lock_env
-from envstore.target import TargetPython
+from envstore.resolve.target import TargetPython
 
 pytestmark = pytest.mark.network
 

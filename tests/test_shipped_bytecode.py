@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from envstore.bytecode import shipped_pyc_replaced
+from envstore.install.bytecode import shipped_pyc_replaced
 from interp_helpers import pyenv_pythons, run_store, store_env  # noqa: E402 - tests/ is on sys.path
 
 PYTHONS = pyenv_pythons()

@@ -128,7 +128,7 @@ dependencies:
 def test_rattler_is_imported_only_when_an_env_file_is_parsed():
     """The already-realized fast path (entry.py, fastpath.py) and merely importing the spec
     package must not pay for py-rattler's import (~50 ms)."""
-    code = ("import sys, envstore.entry, envstore.fastpath, envstore.spec, envstore.spec.envfile; "
+    code = ("import sys, envstore.entry, envstore.ops.fastpath, envstore.spec, envstore.spec.envfile; "
             "assert 'rattler' not in sys.modules, 'rattler imported'; "
             "from envstore.spec.matchspec import parse_match_spec; parse_match_spec('six=1.16'); "
             "assert 'rattler' in sys.modules")

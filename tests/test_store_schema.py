@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from conftest import run_store
-from envstore import db as store_db
+from envstore.store import db as store_db
 from envstore.store import layout
 from envstore.store.session import StoreSession
-from envstore.storelock import LockTimeout
+from envstore.store.locks import LockTimeout
 
 
 def _schema(root: Path) -> str:

@@ -39,8 +39,9 @@ def _fast_realize(argv: list[str]) -> Path | None:
         env_file = find_default_env_file(Path()) or Path(DEFAULT_ENV_FILES[0])
     if not env_file.is_file():
         return None
-    from envstore.fastpath import lookup
-    from envstore.store import default_root
+    # lazy: only `store realize` reads the fast path; it must not cost the other commands
+    from envstore.ops.fastpath import lookup
+    from envstore.store import default_root  # lazy: as above
 
     root = Path(store_root).expanduser().absolute() if store_root else default_root()
     return lookup(env_file.absolute(), root)
@@ -57,6 +58,6 @@ def main() -> None:
             sys.stdout.write(f"{prefix}\n")
             sys.stdout.flush()
             os._exit(0)
-    from envstore.cli import main as cli_main
+    from envstore.cli import main as cli_main  # lazy: the fast path answers and exits before the CLI is imported
 
     cli_main()

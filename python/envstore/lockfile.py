@@ -341,23 +341,7 @@ def file_hash(path: Path) -> str:
     return "sha256:" + hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def is_stale(lock: Lock, env_file: Path | str) -> bool:
-    """True when the env file asks for something the lock was not made from. The raw-bytes
-    hash answers the common case without parsing YAML; an edit that changes only formatting
-    or comments falls through to the canonical spec hash and is not stale."""
-    env_file = Path(env_file)
-    if lock_path_for(env_file) == env_file:
-        return False
-    if lock.env_file_hash and lock.env_file_hash == file_hash(env_file):
-        return False
-    if not lock.spec_hash:
-        return True
-    from envstore.spec import load_spec
-
-    return load_spec(env_file).spec_hash() != lock.spec_hash
-
-
 __all__ = [
     "Lock", "LockedPackage", "LockedWheel", "LockfileError", "Misfit", "tag_rank", "wheel_tags", "dumps_lock", "file_hash",
-    "is_stale", "lock_path_for", "parse_lock", "read_lock", "write_lock",
+    "lock_path_for", "parse_lock", "read_lock", "write_lock",
 ]

@@ -21,7 +21,7 @@ from envstore.errors import UsageError
 from envstore.store.fs import replace_atomic, write_atomic
 
 if TYPE_CHECKING:  # sqlite stays off the fast path; only live_roots and add_out_link take a DB
-    from envstore.db import StoreDB
+    from envstore.store.db import StoreDB
 
 # Env files found without being named, in this order (`.yml` first: that is what was looked
 # for before the `.yaml` spellings were accepted, so a directory that worked keeps its choice).
@@ -223,7 +223,7 @@ def add_out_link(db: StoreDB, env_file: Path, name: str, prefix: Path,
     """Point this env file's out-link at `prefix` and register it as a GC root. The link is
     `.envstore/<name>` unless another env file here already holds that name. This is the only
     writer of links-v1; it never repoints another env file's link without saying so on stderr."""
-    from envstore.storelock import file_lock  # only realize locks: fcntl and the store layout stay off the fast path
+    from envstore.store.locks import file_lock  # lazy: only realize locks: fcntl and the store layout stay off the fast path
 
     env_file = env_file.absolute()
     dot = out_link_dir(env_file)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 # An edit of the env file's text: (new text, the changes to report).
 Edit = Callable[[str, Path], "tuple[str, list[Change]]"]
 
-_FILE_HELP = "The env file to edit (default: env.yml, then environment.yml)."
+_FILE_HELP = "The env file to edit (default: the first of env.yml, environment.yml, env.yaml, environment.yaml)."
 _NO_REALIZE_HELP = "Edit the env file and lock it; do not realize (prints the lockfile's path)."
 
 
@@ -50,7 +50,7 @@ def add_command(app, specs: tuple[str, ...], env_file: Path | None, to_pip: bool
       store add --pip 'requests[socks]>=2.31'
       store add -f dev.yml --no-realize pytest
     """
-    from envstore.spec.edit import add_entry
+    from envstore.spec.edit import add_entry  # lazy: a command loads its own ops; `store --help` loads none
 
     def edit(text: str, path: Path):
         changes = []
@@ -82,7 +82,7 @@ def remove_command(app, names: tuple[str, ...], env_file: Path | None, no_realiz
       store remove requests
       store remove -f dev.yml --no-realize pytest pytest-cov
     """
-    from envstore.spec.edit import remove_entry
+    from envstore.spec.edit import remove_entry  # lazy: a command loads its own ops; `store --help` loads none
 
     def edit(text: str, path: Path):
         changes = []
@@ -98,7 +98,7 @@ def remove_command(app, names: tuple[str, ...], env_file: Path | None, no_realiz
 def _check_bare_name(name: str) -> None:
     import re
 
-    from envstore.errors import UsageError
+    from envstore.errors import UsageError  # lazy: a command loads its own ops; `store --help` loads none
 
     if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._-]*", name):
         error = UsageError(f"store remove takes package names, not {name!r}")
@@ -107,11 +107,11 @@ def _check_bare_name(name: str) -> None:
 
 
 def _edit_and_realize(app, env_file: Path | None, edit: Edit, no_realize: bool, index: IndexOptions | None) -> None:
-    from envstore.errors import UsageError
+    from envstore.errors import UsageError  # lazy: a command loads its own ops; `store --help` loads none
     from envstore.lockfile import lock_path_for
-    from envstore.realize import RealizeOptions, obtain_lock, realize
+    from envstore.ops.realize import RealizeOptions, obtain_lock, realize  # lazy: a command loads its own ops; `store --help` loads none
     from envstore.spec import SpecError
-    from envstore.spec.envfile import parse_env_file
+    from envstore.spec.envfile import parse_env_file  # lazy: a command loads its own ops; `store --help` loads none
 
     env_file = default_env_file(env_file)
     if not env_file.is_file():

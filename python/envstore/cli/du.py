@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -11,11 +10,12 @@ import click
 from envstore.cli.format import human_bytes, json_document
 from envstore.progress import plural
 from envstore.store import layout
+from envstore.store import manifest
 
 
 def _manifest_files(store, manifest_id: str, cache: dict[str, dict]) -> dict:
     if manifest_id not in cache:
-        cache[manifest_id] = json.loads(store.manifest_json(manifest_id))["entries"]
+        cache[manifest_id] = manifest.entries(store, manifest_id)
     return cache[manifest_id]
 
 
@@ -28,7 +28,7 @@ def command(app, as_json: bool) -> None:
     Apparent size counts every file of every prefix as if it were a copy; disk use counts each
     blob once (the allocated blocks, as du does).
     """
-    from envstore.db import StoreDB
+    from envstore.store.db import StoreDB  # lazy: a command loads its own ops; `store --help` loads none
 
     store = app.store()
     root = Path(store.root)

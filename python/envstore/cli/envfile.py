@@ -53,10 +53,10 @@ def file_option(into: str, *, required: bool = False, as_str: bool = False, exis
 
 
 def default_env_file(given: Path | None) -> Path:
-    """`given`, else env.yml, then environment.yml here; none there is a usage error."""
+    """`given`, else the first of project.DEFAULT_ENV_FILES here; none there is a usage error."""
     if given is not None:
         return given
-    from envstore.spec import SpecError, find_env_file
+    from envstore.spec import SpecError, find_env_file  # lazy: a command loads its own ops; `store --help` loads none
 
     try:
         return find_env_file()
@@ -82,7 +82,7 @@ def prefix_for(app: Any, target: str, index: IndexOptions | None = None) -> tupl
         return real, None, None
     if not path.is_file():
         raise UsageError(f"no env file or prefix at {target}")
-    from envstore.realize import RealizeOptions, realize
+    from envstore.ops.realize import RealizeOptions, realize  # lazy: a command loads its own ops; `store --help` loads none
     from envstore.project import out_link_of
 
     prefix = realize(path, app.store_root, RealizeOptions(index=index), app.info)

@@ -26,16 +26,16 @@ if TYPE_CHECKING:
 @click.pass_obj
 def command(app, env_file: Path | None, index: IndexOptions | None, upgrade: bool,
             upgrade_packages: tuple[str, ...]) -> None:
-    """Resolve ENV_FILE or -f FILE (default env.yml, then environment.yml) and write its lockfile.
+    """Resolve ENV_FILE or -f FILE (default: the first of env.yml, environment.yml, env.yaml, environment.yaml) and write its lockfile.
 
     The lockfile is pylock.toml beside env.yml/environment.yml, pylock.<stem>.toml beside any
     other env file. Versions already locked are kept unless --upgrade/--upgrade-package.
     """
-    from envstore.errors import UsageError
+    from envstore.errors import UsageError  # lazy: a command loads its own ops; `store --help` loads none
     from envstore.progress import duration, plural
-    from envstore.resolve import lock_env
+    from envstore.resolve import lock_env  # lazy: a command loads its own ops; `store --help` loads none
     from envstore.spec import find_env_file
-    from envstore.lockfile import lock_path_for, read_lock
+    from envstore.lockfile import lock_path_for, read_lock  # lazy: a command loads its own ops; `store --help` loads none
 
     started = time.monotonic()
     env_file = env_file or find_env_file()

@@ -27,13 +27,13 @@ def command(app, env_file: Path | None, index: IndexOptions | None, frozen: bool
             lock_timeout: float | None) -> None:
     """Make the environment of ENV_FILE exist and print its prefix.
 
-    ENV_FILE (or -f FILE) defaults to env.yml, then environment.yml, in the current directory. The lockfile
+    ENV_FILE (or -f FILE) defaults to the first of env.yml, environment.yml, env.yaml and environment.yaml in the current directory. The lockfile
     beside it (pylock.toml) is used when it matches the env file and written when it does not.
     The prefix STORE/envs/<hash>-<name> is derived from the lock and the interpreter; when it
     already exists this returns at once. A link .envstore/<name> beside the env file keeps the
     prefix alive across `store gc`.
     """
-    from envstore.realize import RealizeOptions, realize
+    from envstore.ops.realize import RealizeOptions, realize  # lazy: a command loads its own ops; `store --help` loads none
 
     env_file = existing_env_file(env_file)
     options = RealizeOptions(frozen=frozen, out_link=not no_out_link, lock_timeout=lock_timeout, index=index)

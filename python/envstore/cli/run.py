@@ -27,7 +27,7 @@ def activated_environ(prefix: Path) -> dict[str, str]:
 
 @click.command("run", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
 @click.option("-f", "--file", "env_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="The env file (default: env.yml, then environment.yml); or give it before CMD.")
+              help="The env file (default: the first of env.yml, environment.yml, env.yaml, environment.yaml); or give it before CMD.")
 @index_options
 @click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED, metavar="[ENV_FILE] [--] CMD...")
 @click.pass_obj
@@ -38,7 +38,7 @@ def command(app, env_file: Path | None, index: IndexOptions | None, cmd: tuple[s
     store run -- python -c 'import sys; print(sys.prefix)'. The env file is -f FILE or a
     first word ending in .yml, .yaml or .toml: store run ci.yml -- pytest
     """
-    from envstore.realize import RealizeOptions, realize
+    from envstore.ops.realize import RealizeOptions, realize  # lazy: a command loads its own ops; `store --help` loads none
 
     if env_file is None and looks_like_env_file(cmd[0]):
         env_file, cmd = Path(cmd[0]), cmd[1:]

@@ -1,7 +1,7 @@
 """Bytecode for the staged stdlib, made by the target interpreter: deterministic, hash-based
 .pyc files (DESIGN.md, bytecode) — blob mtimes mean nothing, so timestamp pycs must not be
 stored (3.6, which predates hash-based pycs, gets the one timestamp form that is valid for
-every store file: see envstore.pycs). UNCHECKED_HASH because store files never change:
+every store file: see envstore.interpreters.pycs). UNCHECKED_HASH because store files never change:
 imports trust them without rehashing the source, so starting from the store is as warm as
 from the original.
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from envstore.interpreters.model import InterpreterError
 from envstore.interpreters.probe import clean_env
-from envstore.pycs import PYC_FUNCTIONS
+from envstore.interpreters.pycs import PYC_FUNCTIONS
 
 # Runs in the target (CPython 3.6+), stdlib only, after PYC_FUNCTIONS. argv: staged stdlib,
 # original stdlib, ddir (co_filename base), workers, levels.

@@ -16,6 +16,7 @@ from envstore.interpreters.discover import Candidate, discover
 from envstore.interpreters.importer import MIN_VERSION, import_interpreter
 from envstore.interpreters.model import SUPPORTED, InterpreterError, InterpreterInfo
 from envstore.interpreters.probe import probe
+from envstore.progress import duration
 
 _CLAUSE = re.compile(r"^(==|!=|>=|<=|~=|>|<|=)?\s*([0-9][0-9a-zA-Z.]*?)(\.\*|\*)?$")
 
@@ -121,8 +122,6 @@ def find_interpreter(
         except InterpreterError:
             continue  # a broken installation: try the next best
         if progress is not None and not result.reused:
-            from envstore.progress import duration
-
             progress(f"imported python {result.info.version} in {duration(result.timings.get('total', 0))}")
         return result.info
     wanted = f"python {constraint}" if constraint else "any python"

@@ -8,9 +8,11 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from envstore._core import IngestResult, Store, hash_bytes, remove_tree
 from envstore.interpreters import registry
@@ -133,18 +135,21 @@ def _publish(store: Store, manifest_id: str, dest: Path, work: Path) -> None:
     publish_tree(out, dest)
 
 
-def import_interpreter(
-    store: Store, path: Path, *, reuse: bool = True, progress: Progress | None = None,
-    origin_label: str | None = None,
-) -> ImportResult:
-    """Import the installation at `path` (a prefix or its python executable). With `reuse`,
-    an origin imported before and unchanged since is not staged again. `origin_label` names
-    where a temporary tree came from (an archive) and turns the fast path off for it."""
+@dataclass(frozen=True)
+class _Origin:
+    """An installation as probed where it lies, before anything is copied."""
+    probe: Probe
+    prefix: Path
+    stdlib: Path
+    stdlib_rel: str
+    stamp: str
 
-    say = progress or (lambda _m: None)
-    root = Path(store.root)
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
+    @property
+    def minor(self) -> str:
+        return self.probe.minor
+
+
+def _inspect(path: Path, say: Progress) -> _Origin:
     exe = locate_executable(Path(path).absolute())
     p = probe_installation(exe)
     if p.implementation != "cpython":
@@ -162,9 +167,80 @@ def import_interpreter(
     except ValueError:
         raise InterpreterError(f"the stdlib of {exe} ({stdlib}) is outside its prefix {prefix}") from None
     stamp = origin_stamp(prefix, stdlib, prefix / "bin" / f"python{p.minor}")
+    return _Origin(p, prefix, stdlib, stdlib_rel, stamp)
+
+
+class _Steps:
+    """Each import step: a live row on a terminal, and its duration in `timings`."""
+
+    def __init__(self, progress: Progress | None, timings: dict[str, float]) -> None:
+        self.rows = open_phase(progress)  # each step takes seconds: show which one is running
+        self.timings = timings
+
+    @contextmanager
+    def step(self, key: str, label: str, **row_args: Any) -> Iterator[Any]:
+        t = time.perf_counter()
+        row = self.rows.row(label, **row_args)
+        yield row
+        row.finish()
+        self.timings[key] = time.perf_counter() - t
+
+
+def _old_prefixes(origin: _Origin) -> list[str]:
+    """The paths the installation may have compiled into itself, each to be rewritten; a shared
+    system prefix such as /usr is never rewritten (it names other software too)."""
+    if str(origin.prefix) in SHARED_PREFIXES:
+        return []
+    p = origin.probe
+    cands = (str(origin.prefix), os.path.realpath(origin.prefix), p["build_prefix"], p["build_exec_prefix"])
+    return sorted({c for c in cands if c and c not in SHARED_PREFIXES})
+
+
+def _verified_info(dest: Path, origin: _Origin, manifest_id: str, existed: bool,
+                   origin_label: str | None, root: Path) -> InterpreterInfo:
+    """Describe the interpreter as it runs from the store: this also proves it runs there."""
+    minor = origin.minor
+    try:
+        final = probe(dest / "bin" / f"python{minor}")
+    except InterpreterError as e:
+        if not existed:
+            retire_tree(dest, root)  # never leave an unrecorded, broken store path behind
+        raise InterpreterError(f"{origin.prefix} does not run once relocated into the store: {e}",
+                               hint="report it with `store -v python import`") from None
+    return InterpreterInfo(
+        implementation=final.implementation, version=final.version,
+        executable=dest / "bin" / f"python{minor}", store_path=dest, manifest_id=manifest_id,
+        marker_env=final.marker_env, tags=compatible_tags(final), architecture=final["machine"],
+        abi=abi_tag(final), platform=final["platform"], origins=(origin_label or str(origin.prefix),),
+    )
+
+
+def _record(root: Path, info: InterpreterInfo, origin: _Origin, name: str,
+            origin_label: str | None) -> InterpreterInfo:
+    # An archive's tree is gone after install: record the archive, with no usable stamp.
+    where, stamp = (origin_label, "") if origin_label else (str(origin.prefix), origin.stamp)
+    stamps = _merge_origins(root, name, where, stamp)
+    registry.write_record(root, info, {"origin_stamps": stamps, "stdlib": origin.stdlib_rel})
+    return registry.info_from_record(root, {**info.to_json(), "store_path": name,
+                                            "executable": f"bin/python{origin.minor}",
+                                            "origin_stamps": stamps})
+
+
+def import_interpreter(
+    store: Store, path: Path, *, reuse: bool = True, progress: Progress | None = None,
+    origin_label: str | None = None,
+) -> ImportResult:
+    """Import the installation at `path` (a prefix or its python executable). With `reuse`,
+    an origin imported before and unchanged since is not staged again. `origin_label` names
+    where a temporary tree came from (an archive) and turns the fast path off for it."""
+    say = progress or (lambda _m: None)
+    root = Path(store.root)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    origin = _inspect(path, say)
     timings["probe"] = time.perf_counter() - t0
     if reuse and origin_label is None:
-        found = _find_reusable(root, str(prefix), stamp)
+        found = _find_reusable(root, str(origin.prefix), origin.stamp)
         if found is not None:
             return ImportResult(found, True, timings=timings)
 
@@ -172,84 +248,33 @@ def import_interpreter(
     # the record that keeps them is written.
     with StoreSession(root, "shared", store=store, on_wait=lambda: say("waiting for the store lock")):
         work = staging_dir(root, "python")
-        steps = open_phase(progress)  # on a terminal, a live row per step (each takes seconds)
+        steps = _Steps(progress, timings)
         try:
             tree = work / "tree"
-            t = time.perf_counter()
-            say(f"staging {prefix}")
-            row = steps.row("staging the installation")
-            stage(prefix, tree, p.minor)
-            row.finish()
-            timings["stage"] = time.perf_counter() - t
-
-            t = time.perf_counter()
-            shared = str(prefix) in SHARED_PREFIXES
-            old_prefixes = set()
-            if not shared:
-                for cand in (str(prefix), os.path.realpath(prefix), p["build_prefix"], p["build_exec_prefix"]):
-                    if cand and cand not in SHARED_PREFIXES:
-                        old_prefixes.add(cand)
-            row = steps.row("relocating it into the store")
-            report = relocate(tree, sorted(old_prefixes))
-            row.finish()
-            timings["relocate"] = time.perf_counter() - t
-
-            t = time.perf_counter()
-            say(f"compiling bytecode with python {p.version}")
-            row = steps.row("compiling the standard library's bytecode")
-            compiled = compile_stdlib(tree / "bin" / f"python{p.minor}", tree / stdlib_rel, stdlib,
-                                      stdlib_rel, _opt_levels(stdlib, p.minor))
-            row.finish()
+            say(f"staging {origin.prefix}")
+            with steps.step("stage", "staging the installation"):
+                stage(origin.prefix, tree, origin.minor)
+            with steps.step("relocate", "relocating it into the store"):
+                report = relocate(tree, _old_prefixes(origin))
+            say(f"compiling bytecode with python {origin.probe.version}")
+            with steps.step("compile", "compiling the standard library's bytecode"):
+                compiled = compile_stdlib(tree / "bin" / f"python{origin.minor}", tree / origin.stdlib_rel,
+                                          origin.stdlib, origin.stdlib_rel, _opt_levels(origin.stdlib, origin.minor))
             say(f"bytecode: {plural(compiled, 'file')} compiled, the rest converted from the original's")
-            timings["compile"] = time.perf_counter() - t
-
-            t = time.perf_counter()
-            row = steps.row("ingesting its files as blobs", noun="file")
-            ingest = store.ingest_dir(tree)
-            row.finish(ingest.files)
-            timings["ingest"] = time.perf_counter() - t
-
-            t = time.perf_counter()
-            name = _store_path_name(ingest.manifest_id, p)
+            with steps.step("ingest", "ingesting its files as blobs", noun="file") as row:
+                ingest = store.ingest_dir(tree)
+                row.advance(ingest.files)
+            name = _store_path_name(ingest.manifest_id, origin.probe)
             dest = registry.python_dir(root) / name
             existed = dest.exists()
-            row = steps.row("materializing it under the store's python/")
-            _publish(store, ingest.manifest_id, dest, work)
-            row.finish()
-            timings["materialize"] = time.perf_counter() - t
-
-            # Describe the interpreter as it runs from the store: this also proves it runs there.
-            try:
-                final = probe(dest / "bin" / f"python{p.minor}")
-            except InterpreterError as e:
-                if not existed:
-                    retire_tree(dest, root)  # never leave an unrecorded, broken store path behind
-                raise InterpreterError(f"{prefix} does not run once relocated into the store: {e}",
-                                       hint="report it with `store -v python import`") from None
-            info = InterpreterInfo(
-                implementation=final.implementation,
-                version=final.version,
-                executable=dest / "bin" / f"python{p.minor}",
-                store_path=dest,
-                manifest_id=ingest.manifest_id,
-                marker_env=final.marker_env,
-                tags=compatible_tags(final),
-                architecture=final["machine"],
-                abi=abi_tag(final),
-                platform=final["platform"],
-                origins=(origin_label or str(prefix),),
-            )
-            # An archive's tree is gone after install: record the archive, with no usable stamp.
-            origin, stamp = (origin_label, "") if origin_label else (str(prefix), stamp)
-            stamps = _merge_origins(root, name, origin, stamp)
-            registry.write_record(root, info, {"origin_stamps": stamps, "stdlib": stdlib_rel})
-            info = registry.info_from_record(root, {**info.to_json(), "store_path": name,
-                                                    "executable": f"bin/python{p.minor}",
-                                                    "origin_stamps": stamps})
+            with steps.step("materialize", "materializing it under the store's python/"):
+                _publish(store, ingest.manifest_id, dest, work)
+            info = _verified_info(dest, origin, ingest.manifest_id, existed, origin_label, root)
+            info = _record(root, info, origin, name, origin_label)
             timings["total"] = time.perf_counter() - t0
             return ImportResult(info, False, ingest, report, timings)
         finally:
-            steps.close()
+            steps.rows.close()
             remove_tree(work)  # in tmp/ already: nothing to retire it from
 
 

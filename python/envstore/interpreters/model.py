@@ -11,7 +11,7 @@ from envstore.errors import EnvstoreError
 
 
 # The oldest CPython a target may be: the probe and bytecode scripts run inside it and keep
-# to 3.6's syntax and stdlib (3.6 gets timestamp pycs: see envstore.pycs).
+# to 3.6's syntax and stdlib (3.6 gets timestamp pycs: see envstore.interpreters.pycs).
 MIN_VERSION = (3, 6)
 SUPPORTED = f"envstore supports CPython {MIN_VERSION[0]}.{MIN_VERSION[1]} and newer"
 

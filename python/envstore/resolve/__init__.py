@@ -22,7 +22,7 @@ from envstore.resolve.model import PYTHON, Candidate, Req
 from envstore.resolve.provider import Provider
 from envstore.spec import EnvSpec, load_spec
 from envstore.store import layout
-from envstore.target import TargetPython, target_for_spec
+from envstore.resolve.target import TargetPython, target_for_spec
 
 
 class _Chains(BaseReporter):

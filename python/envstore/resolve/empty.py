@@ -15,7 +15,7 @@ from packaging.version import Version
 from envstore.index.lenient import lenient_specifier
 from envstore.index.simple import ProjectFile
 from envstore.resolve.files import parse_wheel, sdist_version
-from envstore.target import TargetPython
+from envstore.resolve.target import TargetPython
 
 NO_BUILDS = "building from source is not supported yet"
 

@@ -8,7 +8,7 @@ from typing import Any
 from envstore.errors import EnvstoreError
 from envstore.resolve.empty import Empty
 from envstore.resolve.model import PYTHON, Candidate, Req
-from envstore.target import TargetPython
+from envstore.resolve.target import TargetPython
 
 
 class ResolutionError(EnvstoreError):

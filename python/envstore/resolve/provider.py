@@ -19,7 +19,7 @@ from envstore.index.simple import ProjectFile
 from envstore.resolve.empty import NO_BUILDS, Empty, explain_empty, own_wheel_hint
 from envstore.resolve.files import parse_wheel as _parse
 from envstore.resolve.model import PYTHON, Candidate, Req
-from envstore.target import TargetPython
+from envstore.resolve.target import TargetPython
 
 
 class Provider(AbstractProvider):

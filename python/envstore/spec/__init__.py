@@ -12,6 +12,8 @@ from envstore.spec.errors import CondaOnlyPackageError, SpecError
 from envstore.spec.model import EnvSpec, IndexSettings, SpecRequirement
 
 from envstore.project import DEFAULT_ENV_FILES, find_default_env_file
+from envstore.spec.requirements_txt import parse_requirements_file
+from envstore.lockfile import read_lock
 
 
 def find_env_file(directory: Path | None = None) -> Path:
@@ -30,20 +32,17 @@ def load_spec(path: Path | str) -> EnvSpec:
         raise SpecError(f"env file not found: {path}", hint="check the path, or run in the env file's directory")
     name = path.name
     if name.endswith((".yml", ".yaml")):
-        from envstore.spec.envfile import parse_env_file
+        from envstore.spec.envfile import parse_env_file  # lazy: YAML and py-rattler load only when a .yml env file is read
 
         return parse_env_file(path)
     if name.startswith("pylock") and name.endswith(".toml"):
         return spec_from_lock(path)
-    from envstore.spec.requirements_txt import parse_requirements_file
 
     return parse_requirements_file(path)
 
 
 def spec_from_lock(path: Path) -> EnvSpec:
     """A pylock.toml as input: every locked package pinned to its version."""
-    from envstore.lockfile import read_lock
-
     lock = read_lock(path)
     reqs = []
     for p in lock.packages:

@@ -17,6 +17,7 @@ from envstore.spec.errors import CondaOnlyPackageError, Group, SpecError, combin
 from envstore.spec.matchspec import CondaSpec, MatchSpecError, parse_match_spec
 from envstore.spec.model import LINK_MODES, EnvSpec, IndexSettings, SpecRequirement
 from envstore.spec.yamlload import Key, Located, load_located
+from envstore.spec.requirements_txt import parse_requirements_file
 
 TOP_KEYS = ("name", "channels", "dependencies", "envstore", "prefix", "variables")
 ENVSTORE_KEYS = ("index-url", "extra-index-urls", "find-links", "no-index", "link-mode")
@@ -224,8 +225,6 @@ def _pip_option(doc: Located, key: Key, text: str, settings: IndexSettings,
     if opt in ("--find-links", "-f"):
         return IndexSettings(settings.index_url, settings.extra_index_urls, settings.find_links + (value,), settings.no_index)
     if opt in ("-r", "--requirement"):
-        from envstore.spec.requirements_txt import parse_requirements_file
-
         sub = parse_requirements_file(path.parent / value)
         reqs.extend(sub.requirements)
         return settings

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from envstore import settings
 from envstore._core import Store
+from envstore.errors import StoreError
 
 
 def default_root() -> Path:
@@ -29,8 +30,6 @@ def open_store(root: str | os.PathLike[str] | None = None) -> Store:
 def manifest_usable(store: Store, manifest_id: str) -> bool:
     """A manifest that a cache row names is still there, with its blobs passing the cheap check
     (one manifest read, not a directory listing): otherwise the caller rebuilds what it caches."""
-    from envstore.errors import StoreError
-
     try:
         return store.manifest_blobs_present(manifest_id)
     except StoreError:

@@ -11,13 +11,13 @@ from pathlib import Path
 from envstore._core import BLOBS_DIR, MANIFESTS_DIR, TMP_DIR
 
 DB_FILE = "db-v1.sqlite"  # SQLite; the tables' version is its meta.schema row
-DB_SCHEMA_VERSION = 1  # the meta.schema this code reads and writes (migrations: envstore.db)
-LOCK_FILE = "lock"  # flock target: realize shared, gc exclusive (envstore.storelock)
+DB_SCHEMA_VERSION = 1  # the meta.schema this code reads and writes (migrations: envstore.store.db)
+LOCK_FILE = "lock"  # flock target: realize shared, gc exclusive (envstore.store.locks)
 ENVS_DIR = "envs"  # realized prefixes, envs/<digest>-<name>
 ENV_LOCKS_DIR = ".locks"  # envs/.locks/<prefix name>.lock: one builder per prefix
 PYTHON_DIR = "python"  # imported interpreters' bookkeeping
 REGISTRY_DIR = "registry-v1"  # python/registry-v1/: one record per imported interpreter
-RESERVE_FILE = "reserve-v1"  # space held back for gc on a full disk (envstore.reserve)
+RESERVE_FILE = "reserve-v1"  # space held back for gc on a full disk (envstore.store.reserve)
 PROFILES_DIR = "profiles"  # profiles/<name> -> generation links
 CACHE_DIR = "cache"  # caches that may be deleted at any time
 HTTP_CACHE_DIR = "http-v1"  # cache/http-v1/: index responses

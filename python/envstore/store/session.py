@@ -13,9 +13,9 @@ from types import TracebackType
 from typing import Callable, Literal
 
 from envstore._core import Store
-from envstore.db import StoreDB
+from envstore.store.db import StoreDB
 from envstore.store import open_store
-from envstore.storelock import store_lock
+from envstore.store.locks import store_lock
 
 Mode = Literal["shared", "exclusive"]
 

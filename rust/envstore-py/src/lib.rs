@@ -426,6 +426,19 @@ impl Store {
             .map_err(|e| to_pyerr(py, e))
     }
 
+    /// The blob files a manifest's regular files are hardlinks of (the key rule stays in the core).
+    fn manifest_blob_paths(&self, py: Python<'_>, manifest_id: &str) -> PyResult<Vec<String>> {
+        let manifest = py
+            .detach(|| self.inner.get_manifest(manifest_id))
+            .map_err(|e| to_pyerr(py, e))?;
+        Ok(manifest
+            .entries
+            .values()
+            .filter_map(|e| e.blob())
+            .map(|k| self.inner.blob_path(&k).display().to_string())
+            .collect())
+    }
+
     /// Ids of every manifest in the store.
     fn manifest_ids(&self, py: Python<'_>) -> PyResult<Vec<String>> {
         let listing = py
@@ -598,5 +611,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("BLOBS_DIR", core::layout::BLOBS_DIR)?;
     m.add("MANIFESTS_DIR", core::layout::MANIFESTS_DIR)?;
     m.add("TMP_DIR", core::layout::TMP_DIR)?;
+    m.add("MANIFEST_VERSION", core::manifest::MANIFEST_VERSION)?;
     Ok(())
 }

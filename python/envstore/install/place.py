@@ -19,9 +19,10 @@ from functools import partial
 from pathlib import Path
 
 from envstore._core import Store, hash_bytes
-from envstore.bytecode import shipped_pyc_replaced
+from envstore.install.bytecode import shipped_pyc_replaced
 from envstore.errors import ArchiveError
-from envstore.scripts import check_script_name, entry_point_scripts, rewrite_script
+from envstore.install.scripts import check_script_name, entry_point_scripts, rewrite_script
+from envstore.store import manifest
 
 INSTALLER = b"envstore\n"
 
@@ -125,7 +126,7 @@ def place_core(
 ) -> tuple[dict, PlacedWheel]:
     """The core manifest document of installing this wheel for Python `py_version`, and what
     `finish` needs; generated files wait in `batch` until the caller flushes it."""
-    entries: dict[str, dict] = json.loads(store.manifest_json(manifest_id))["entries"]
+    entries: dict[str, dict] = manifest.entries(store, manifest_id)
     dist_info = next((p.split("/", 1)[0] for p in entries if p.split("/", 1)[0].endswith(".dist-info")), None)
     if dist_info is None:
         raise ArchiveError(f"{wheel_filename} has no .dist-info directory")
@@ -176,7 +177,7 @@ def place_core(
     else:
         out.entries[f"{site}/{dist_info}/RECORD"] = _record_entry(out, site, dist_info)
         placed = PlacedWheel(dist_info, {}, [], None)
-    return {"version": 1, "entries": out.entries}, placed
+    return manifest.document(out.entries), placed
 
 
 def _check_free(taken: dict, path: str, wheel: str) -> None:
@@ -206,7 +207,7 @@ def finish(store: Store, placed: PlacedWheel, wheel_filename: str, layout: Layou
     out.entries[f"{layout.site_packages}/{placed.dist_info}/RECORD"] = _record_entry(
         out, layout.site_packages, placed.dist_info
     )
-    return {"version": 1, "entries": out.entries}
+    return manifest.document(out.entries)
 
 
 def _record_entry(out: _Builder, site: str, dist_info: str) -> dict:

@@ -11,6 +11,9 @@ from typing import Any, Callable
 
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
+from envstore.interpreters.probe import probe
+from envstore.interpreters.tags import compatible_tags
+from envstore.interpreters import find_interpreter
 
 
 @dataclass(frozen=True)
@@ -42,9 +45,6 @@ class TargetPython:
     @classmethod
     def from_executable(cls, executable: Path | str) -> TargetPython:
         """Describe an interpreter by running it (the interpreter module's probe and tags)."""
-        from envstore.interpreters.probe import probe
-        from envstore.interpreters.tags import compatible_tags
-
         facts = probe(Path(executable))
         return cls(
             implementation=facts.implementation, version=facts.version, marker_env=facts.marker_env,
@@ -67,7 +67,5 @@ def target_for_spec(
 ) -> TargetPython:
     """The store's interpreter for the env file's `python=` (imported from the machine the
     first time); `specifier` is the same constraint in PEP 440 form, kept for callers."""
-    from envstore.interpreters import find_interpreter
-
     del specifier  # find_interpreter reads the conda form directly
     return TargetPython.from_interpreter_info(find_interpreter(store, python, progress))

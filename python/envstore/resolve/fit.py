@@ -14,6 +14,15 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from envstore.lockfile import Lock, LockfileError, Misfit
+from envstore.interpreters import list_interpreters, parse_constraint
+from envstore.interpreters.model import InterpreterError
+from envstore.interpreters import find_interpreter, list_interpreters
+from envstore.interpreters import discover
+from envstore.interpreters.importer import MIN_VERSION
+from envstore.interpreters.probe import probe
+from envstore.interpreters.tags import abi_tag, compatible_tags
+from envstore.interpreters import import_interpreter
+from envstore.interpreters import parse_constraint
 
 Info = Callable[[str], None]
 
@@ -44,8 +53,6 @@ def interpreter_for_lock(store: Any, lock: Lock, info: Info) -> tuple[Any, Lock]
     packages whose markers hold, one wheel each). The interpreter the lock names (ours and our
     exports do) is used or refused; a lock that names none gets the newest interpreter, within
     its requires-python, that fits every wheel."""
-    from envstore.interpreters import list_interpreters, parse_constraint
-
     wanted = lock.interpreter.get("manifest-id")
     same = next((i for i in list_interpreters(store) if i.manifest_id == wanted), None) if wanted else None
     version = lock.interpreter.get("version")
@@ -65,8 +72,6 @@ def interpreter_for_lock(store: Any, lock: Lock, info: Info) -> tuple[Any, Lock]
 
 
 def _newest_that_fits(store: Any, lock: Lock, info: Info) -> tuple[Any, Lock]:
-    from envstore.interpreters.model import InterpreterError
-
     tried: list[tuple[_Option, Misfit]] = []
     broken: InterpreterError | None = None
     for option in _options(store, lock.requires_python, _allowed(lock.requires_python), info):
@@ -124,8 +129,6 @@ def _options(store: Any, constraint: str | None, allowed: Callable[[Version], bo
     more) those found on the machine of a version the store lacks, probed, newest first. Never
     empty: with no interpreter at all, the interpreter chooser's own error (what is missing,
     how to get one) is raised."""
-    from envstore.interpreters import find_interpreter, list_interpreters
-
     seen: set[Version] = set()
     for i in list_interpreters(store):
         if i.implementation == "cpython" and allowed(Version(i.version)):
@@ -138,12 +141,6 @@ def _options(store: Any, constraint: str | None, allowed: Callable[[Version], bo
 
 
 def _discovered(allowed: Callable[[Version], bool], seen: set[Version]) -> list[_Option]:
-    from envstore.interpreters import discover
-    from envstore.interpreters.importer import MIN_VERSION
-    from envstore.interpreters.model import InterpreterError
-    from envstore.interpreters.probe import probe
-    from envstore.interpreters.tags import abi_tag, compatible_tags
-
     def usable(v: Version | None) -> bool:
         return v is not None and v not in seen and allowed(v) and v.release[:2] >= MIN_VERSION
 
@@ -164,8 +161,6 @@ def _discovered(allowed: Callable[[Version], bool], seen: set[Version]) -> list[
 
 
 def _import(store: Any, option: _Option, info: Info) -> Any:
-    from envstore.interpreters import import_interpreter
-
     info(f"importing python {option.version} from {option.executable} into the store (once; this takes a while) ...")
     return import_interpreter(store, option.executable, progress=info).info
 
@@ -180,8 +175,6 @@ def _allowed(requires_python: str | None) -> Callable[[Version], bool]:
     try:
         spec = SpecifierSet(requires_python)
     except InvalidSpecifier:
-        from envstore.interpreters import parse_constraint
-
         return parse_constraint(requires_python)
     return lambda v: spec.contains(v, prereleases=True)
 

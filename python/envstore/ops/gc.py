@@ -10,13 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from envstore import reserve, settings
+from envstore import settings
 from envstore._core import Store, remove_tree
-from envstore.db import StoreDB
+from envstore.store.db import StoreDB
 from envstore.project import live_roots
-from envstore.store import layout
+from envstore.store import layout, reserve
 from envstore.store.fs import retire_tree
 from envstore.store.session import StoreSession
+from envstore.interpreters import list_interpreters
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,6 @@ class GcReport:
 
 
 def interpreter_manifests(store: Store) -> set[str]:
-    from envstore.interpreters import list_interpreters
-
     return {i.manifest_id for i in list_interpreters(store)}
 
 
@@ -88,6 +87,49 @@ def _retire(db: StoreDB, prefix: Path, store_root: Path) -> None:
     retire_tree(prefix, store_root, before_delete=forget)
 
 
+def _dead_prefixes(db: StoreDB, store_root: Path, live_prefixes: set[str]) -> list[str]:
+    """Registered prefixes no live root reaches, and directories under envs/ nothing registered:
+    what a crash between the rename and the registration leaves."""
+    registered = {row.path for row in db.prefixes()}
+    dead = [row.path for row in db.prefixes() if row.path not in live_prefixes]
+    envs = layout.envs_dir(store_root)
+    if envs.is_dir():
+        for entry in sorted(envs.iterdir()):
+            leftover = entry.name.startswith((".trash-", ".rebuild-"))  # of a version before fs.retire_tree
+            if leftover or (str(entry) not in registered and not entry.name.startswith(".")):
+                dead.append(str(entry))
+    return dead
+
+
+def _kept_manifests(store: Store, db: StoreDB, live_prefixes: set[str], keep_age: float | None,
+                    keep_size: int | None) -> set[str]:
+    """The keep policy: interpreters, what live prefixes use, recently used wheels and bytecode,
+    and the compile inputs of whatever is kept (so the next realize reuses them)."""
+    keep: set[str] = set(interpreter_manifests(store))
+    for row in db.prefixes():
+        if row.path in live_prefixes:
+            keep.update(mid for _, mid in row.manifests)
+            keep.update(row.sources)
+    keep.update(recent_artifacts(db, keep_age, keep_size))
+    if keep_age is not None:
+        horizon = time.time() - keep_age
+        keep.update(mid for _src, _i, mid, used in db.bytecode_rows() if used >= horizon)
+    keep.update(src for src, _i, mid, _used in db.bytecode_rows() if mid in keep)
+    keep.update(src for core, src in db.placement_rows() if core in keep and src)
+    return {m for m in keep if m}
+
+
+def _remove_leftovers(db: StoreDB, store_root: Path, report: GcReport) -> None:
+    # Temp files of fs.write_atomic/replace_atomic in the store's own directories.
+    for directory in (layout.profiles_dir(store_root), layout.registry_dir(store_root),
+                      layout.shims_home(store_root), layout.shims_bin_dir(store_root)):
+        _drop_dead_temp_links(directory)
+    for path in report.prefixes:
+        _retire(db, Path(path), store_root)
+    for path in report.staging:
+        remove_tree(path)
+
+
 def collect(
     store: Store,
     db: StoreDB,
@@ -96,47 +138,19 @@ def collect(
     keep_age: float | None = None,
     keep_size: int | None = None,
 ) -> GcReport:
-    report = GcReport()
+    """Roots, then the keep policy, then leftovers, then the sweep of blobs and manifests, then
+    the database rows that pointed at what the sweep removed. The caller holds the exclusive lock."""
     live, stale = live_roots(db)
     live_prefixes = {r.prefix for r in live}
     if not dry_run:
         db.forget_roots([r.link for r in stale])
-
-    keep: set[str] = set(interpreter_manifests(store))
-    for row in db.prefixes():
-        if row.path in live_prefixes:
-            keep.update(mid for _, mid in row.manifests)
-            keep.update(row.sources)
-        else:
-            report.prefixes.append(row.path)
-    envs = layout.envs_dir(store_root)
-    registered = {row.path for row in db.prefixes()}
-    if envs.is_dir():
-        for entry in sorted(envs.iterdir()):
-            # Unregistered directories are what a crash between rename and registration leaves.
-            leftover = entry.name.startswith((".trash-", ".rebuild-"))  # of a version before fs.retire_tree
-            if leftover or (str(entry) not in registered and not entry.name.startswith(".")):
-                report.prefixes.append(str(entry))
-    keep.update(recent_artifacts(db, keep_age, keep_size))
-    if keep_age is not None:
-        horizon = time.time() - keep_age
-        keep.update(mid for _src, _i, mid, used in db.bytecode_rows() if used >= horizon)
-    # Keep the compile inputs of kept bytecode and placements, so the next realize reuses them.
-    keep.update(src for src, _i, mid, _used in db.bytecode_rows() if mid in keep)
-    keep.update(src for core, src in db.placement_rows() if core in keep and src)
+    report = GcReport(prefixes=_dead_prefixes(db, store_root, live_prefixes))
+    keep = _kept_manifests(store, db, live_prefixes, keep_age, keep_size)
     tmp = layout.tmp_dir(store_root)
     report.staging = [str(p) for p in sorted(tmp.iterdir())] if tmp.is_dir() else []
-
     if not dry_run:
-        # Temp files of fs.write_atomic/replace_atomic in the store's own directories.
-        for directory in (layout.profiles_dir(store_root), layout.registry_dir(store_root),
-                          layout.shims_home(store_root), layout.shims_bin_dir(store_root)):
-            _drop_dead_temp_links(directory)
-        for path in report.prefixes:
-            _retire(db, Path(path), store_root)
-        for path in report.staging:
-            remove_tree(path)
-    sweep = store.sweep(sorted(m for m in keep if m), dry_run=dry_run)
+        _remove_leftovers(db, store_root, report)
+    sweep = store.sweep(sorted(keep), dry_run=dry_run)
     report.blobs_removed = sweep.blobs_removed
     report.bytes_removed = sweep.bytes_removed
     report.manifests_removed = sweep.manifests_removed

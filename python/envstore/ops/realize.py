@@ -13,19 +13,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from envstore.db import StoreDB
-from envstore import reserve
+from envstore.store.db import StoreDB
+from envstore.store import reserve
 from envstore.errors import EnvstoreError, store_write_problem, while_doing
-from envstore.fastpath import remember
-from envstore.lockfile import Lock, LockedWheel, LockfileError, is_stale, lock_path_for, read_lock
+from envstore.ops.fastpath import remember
+from envstore.lockfile import Lock, LockedWheel, LockfileError, lock_path_for, read_lock
+from envstore.resolve.stale import is_stale
 from envstore.progress import phase, plural, size
-from envstore.prefix import IngestedWheel, assemble, publish, store_path, store_path_digest
+from envstore.install.prefix import IngestedWheel, assemble, publish, store_path, store_path_digest
 from envstore.project import add_out_link
-from envstore.shims import after_realize
+from envstore.ops.shims import after_realize
 from envstore.store import layout, open_store
 from envstore.store.session import StoreSession
-from envstore.storelock import file_lock
-from envstore.wheel import ingest_wheel
+from envstore.store.locks import file_lock
+from envstore.install.wheel import ingest_wheel
+from envstore.spec import load_spec
+from envstore.resolve.fit import interpreter_for_lock
+from envstore._core import remove_tree
+from envstore import settings
 
 if TYPE_CHECKING:  # the index package pulls in the HTTP client: not on the already-realized path
     from envstore.index.config import IndexOptions
@@ -64,7 +69,6 @@ def lock_identity(lock: Lock) -> list[list[str]]:
 def env_name(env_file: Path, lock: Lock) -> str:
     if lock_path_for(env_file) == env_file:
         return env_file.parent.name or "env"
-    from envstore.spec import load_spec
 
     return load_spec(env_file).name or env_file.stem
 
@@ -82,7 +86,7 @@ def obtain_lock(env_file: Path, store: Any, options: RealizeOptions, info: Info,
     if options.frozen:
         why = "does not exist" if lock is None else "is stale (the env file changed)"
         raise LockfileError(f"the lockfile {why} but --frozen was given", lock_path, "run `store lock` first")
-    from envstore.resolve import lock_env
+    from envstore.resolve import lock_env  # lazy: the resolver and the index client load only when a lock must be made
 
     with phase(info, f"locking {env_file.name}") as ph:
         lock = lock_env(env_file, store, options.index, progress=info)
@@ -93,8 +97,6 @@ def obtain_lock(env_file: Path, store: Any, options: RealizeOptions, info: Info,
 def choose_interpreter(store: Any, lock: Lock, info: Info) -> tuple[Any, Lock]:
     """The interpreter and the lock narrowed to what it installs, every wheel checked against
     its tags: a lock from elsewhere must not build a broken env (issue 12 item 3)."""
-    from envstore.lockfit import interpreter_for_lock
-
     return interpreter_for_lock(store, lock, info)
 
 
@@ -160,8 +162,6 @@ def _build(store, db: StoreDB, root: Path, dest: Path, name: str, lock: Lock, in
         db.register_prefix(dest, name, manifests, str(interpreter.store_path),
                            [w.manifest_id for w in wheels], lock_hash)
     finally:
-        from envstore._core import remove_tree
-
         remove_tree(tmp)
 
 
@@ -195,7 +195,7 @@ def _ensure_artifacts(store, db: StoreDB, lock: Lock, tmp: Path, info: Info, off
 
 
 def _fetch_and_ingest(store, db: StoreDB, wanted: list, have: dict[str, str], tmp: Path, info: Info) -> None:
-    from envstore.fetch import WheelRef, fetch_all  # the HTTP stack only when something is missing
+    from envstore.index.fetch import WheelRef, fetch_all  # lazy: the HTTP stack only when something is missing
 
     missing = [WheelRef(label, url, w.filename, w.sha256, w.size) for label, url, w in wanted]
     total = sum(r.size or 0 for r in missing)
@@ -226,6 +226,4 @@ def blobs_look_intact(store, manifest_id: str) -> bool:
 
 
 def _hook(point: str) -> None:
-    from envstore import settings
-
     settings.test_hook(point)

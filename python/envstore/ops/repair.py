@@ -4,17 +4,17 @@ Healthy prefixes are not touched; a damaged one is rebuilt in tmp/ and swapped i
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from envstore._core import Store, remove_tree
-from envstore.db import PrefixRow, StoreDB
-from envstore.fetch import WheelRef, fetch_all
-from envstore.parts import packages
-from envstore.prefix import IngestedWheel, assemble, publish
-from envstore.wheel import ingest_wheel
+from envstore.store.db import PrefixRow, StoreDB
+from envstore.index.fetch import WheelRef, fetch_all
+from envstore.store.parts import packages
+from envstore.install.prefix import IngestedWheel, assemble, publish
+from envstore.install.wheel import ingest_wheel
+from envstore.interpreters import list_interpreters
 
 
 @dataclass
@@ -37,11 +37,6 @@ def inspect(store: Store, db: StoreDB) -> Findings:
     return findings
 
 
-def _blob_keys(store: Store, manifest_id: str) -> set[str]:
-    entries = json.loads(store.manifest_json(manifest_id))["entries"].values()
-    return {e["hash"] + (".x" if e["executable"] else "") for e in entries if e["type"] == "file"}
-
-
 def repair(store: Store, db: StoreDB, findings: Findings, tmp: Path) -> list[str]:
     """Fix what `inspect` found; returns a line per action taken."""
     actions: list[str] = []
@@ -49,15 +44,14 @@ def repair(store: Store, db: StoreDB, findings: Findings, tmp: Path) -> list[str
     for p in findings.blob_problems:
         path = Path(p.path)
         remove_tree(path)
-        key = path.parent.name + path.name  # blobs-v1/ab/cdef... is blob abcdef...
-        actions.append(f"removed junk {path}" if p.kind == "junk" else f"removed {p.kind} blob {key}")
+        actions.append(f"removed junk {path}" if p.kind == "junk" else f"removed {p.kind} blob {path}")
         if p.kind != "junk":
-            damaged.add(key)
+            damaged.add(str(path))
     missing = damaged
 
     refs = []
     for art in db.artifacts():
-        if _blob_keys(store, art.manifest_id) & missing:
+        if missing.intersection(store.manifest_blob_paths(art.manifest_id)):
             refs.append(WheelRef(art.filename, art.url, art.filename, art.sha256, art.size or None))
     if refs:
         for ref, path in fetch_all(refs, tmp / "repair-downloads").items():
@@ -77,8 +71,6 @@ def repair(store: Store, db: StoreDB, findings: Findings, tmp: Path) -> list[str
 
 
 def _rebuild(store: Store, db: StoreDB, row: PrefixRow, tmp: Path) -> None:
-    from envstore.interpreters import list_interpreters
-
     interpreter = next((i for i in list_interpreters(store) if str(i.store_path) == row.interpreter), None)
     if interpreter is None:
         raise FileNotFoundError(f"interpreter {row.interpreter} of {row.path} is no longer in the store")

@@ -15,6 +15,7 @@ from packaging.utils import (
 
 from envstore._core import IngestResult, Store
 from envstore.errors import ArchiveError
+from envstore import settings
 
 
 def ingest_wheel(store: Store, path: Path) -> IngestResult:
@@ -24,7 +25,6 @@ def ingest_wheel(store: Store, path: Path) -> IngestResult:
     except InvalidWheelFilename as e:
         raise ArchiveError(f"invalid wheel file name {path.name}: {e}") from None
     _check_dist_info_name(path, name, str(version))
-    from envstore import settings
 
     if settings.TEST_CRASH_AT.get() == "blob.before_publish":
         return store.ingest_wheel(path, test_crash_before_publish=True)

@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Protocol
 
 from envstore._core import Store, remove_tree
-from envstore.bytecode import compile_all, put_sources
-from envstore.db import StoreDB
-from envstore.layout import BlobBatch, Layout, PlacedWheel, finish, place_core
-from envstore.parts import Part, PartKind, base_part, labelled
+from envstore.install.bytecode import compile_all, put_sources
+from envstore.store.db import StoreDB
+from envstore.install.place import BlobBatch, Layout, PlacedWheel, finish, place_core
+from envstore.store.parts import Part, PartKind, base_part, labelled
 from envstore.progress import Phase, silent
 from envstore.store import layout, manifest_usable
 from envstore.store.fs import publish_tree
+from envstore.store import manifest
 
 LAYOUT_VERSION = 1  # bump when the prefix layout changes: it is part of every store path
 PLACEMENT_VERSION = 2  # bump when place_core's output changes: cached placements are then redone (2: shipped pycs)
@@ -89,7 +90,7 @@ def _base_manifest(batch: BlobBatch, interpreter: Interpreter, layout: Layout) -
         "bin/python3": {"type": "symlink", "target": "python"},
         f"bin/python{xy}": {"type": "symlink", "target": "python"},
     }
-    return {"version": 1, "entries": entries}
+    return manifest.document(entries)
 
 
 def assemble(
@@ -108,11 +109,11 @@ def assemble(
         placements.append(_placement(store, db, w, key, layout, batch))
         placing.advance()
     batch.flush()  # manifests may name only blobs that exist
-    parts = [base_part(store.put_manifest(json.dumps(base)))]
+    parts = [base_part(manifest.put_document(store, base))]
     new_rows = []
     for w, pl in zip(wheels, placements):
         if pl.core_id is None:
-            pl.core_id = store.put_manifest(json.dumps(pl.core_doc))
+            pl.core_id = manifest.put_document(store, pl.core_doc)
             pl.sources = put_sources(store, pl.core_doc["entries"], layout.site_packages)
             new_rows.append((w.manifest_id, key, pl.core_id, pl.sources, pl.placed.extra_json()))
     bytecode = compile_all(
@@ -122,7 +123,7 @@ def assemble(
     for w, pl, compiled in zip(wheels, placements, bytecode):
         parts.append(Part(PartKind.WHEEL, w.package, w.version, pl.core_id, source=w.manifest_id))
         if pl.prefix_doc is not None:
-            scripts = store.put_manifest(json.dumps(pl.prefix_doc))
+            scripts = manifest.put_document(store, pl.prefix_doc)
             parts.append(Part(PartKind.SCRIPTS, w.package, w.version, scripts))
         if compiled is not None:
             parts.append(Part(PartKind.BYTECODE, w.package, w.version, compiled))

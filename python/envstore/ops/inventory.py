@@ -8,10 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from envstore._core import Store
-from envstore.db import StoreDB
+from envstore.store.db import StoreDB
 from envstore.errors import UsageError
 from envstore.lockfile import Lock, LockedPackage, LockedWheel, lock_path_for, read_lock
-from envstore.parts import packages
+from envstore.store.parts import packages
+from envstore.interpreters import list_interpreters
+from envstore.resolve.target import TargetPython
+from envstore.ops.realize import env_name
 
 
 @dataclass(frozen=True)
@@ -43,9 +46,6 @@ def _interpreter_identity(store: Store, store_path: str | None, version: str | N
     """requires-python and [tool.envstore.interpreter] for a prefix's interpreter, as a fresh
     lock records them, so that realizing an export elsewhere uses the same Python rather than
     whichever is newest there (the prefix's wheels were chosen for this one)."""
-    from envstore.interpreters import list_interpreters
-    from envstore.target import TargetPython
-
     info = next((i for i in list_interpreters(store) if str(i.store_path) == store_path), None)
     if info is not None:
         identity = TargetPython.from_interpreter_info(info).identity()
@@ -66,7 +66,6 @@ def inventory(store: Store, db: StoreDB, target: Path) -> Inventory:
     if not lock_file.is_file():
         raise UsageError(f"{target} has no lockfile ({lock_file.name}); run `store lock {target}` first")
     lock = read_lock(lock_file)
-    from envstore.realize import env_name
 
     return Inventory(str(target), env_name(target.absolute(), lock), lock.interpreter.get("version"), lock)
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from envstore._core import Store
-from envstore.repair import Findings, inspect, repair
+from envstore.ops.repair import Findings, inspect, repair
 from envstore.store import layout
 from envstore.store.session import StoreSession
 

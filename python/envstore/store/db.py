@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from envstore.errors import EnvstoreError, StoreError
-from envstore import parts as prefix_parts
+from envstore.store import parts as prefix_parts
 from envstore.store import layout
 
 # The schema this code writes and reads. A newer store is refused (an older envstore would
@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS prefixes (
     path TEXT PRIMARY KEY,
     name TEXT NOT NULL,
-    manifests TEXT NOT NULL,          -- JSON list of part records (envstore.parts; older rows: [label, manifest id])
+    manifests TEXT NOT NULL,          -- JSON list of part records (envstore.store.parts; older rows: [label, manifest id])
     interpreter TEXT NOT NULL,        -- the interpreter's store path (a reference)
     sources TEXT NOT NULL,            -- JSON list of the wheel manifests it was built from
     lock_hash TEXT NOT NULL,

@@ -10,11 +10,16 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from envstore.db import StoreDB
+from envstore.store.db import StoreDB
 from envstore.lockfile import lock_path_for
 from envstore import project
 from envstore.store import layout
 from envstore.store.fs import replace_atomic, write_atomic
+from envstore._core import shim_binary
+from envstore.interpreters import list_interpreters
+from envstore.store import open_store
+import sys
+from envstore.errors import UsageError
 
 MASTER = "envstore-shim"
 INDEX_NAME = layout.SHIM_INDEX_FILE
@@ -39,8 +44,6 @@ def profile_link(root: Path, name: str = "default") -> Path:
 
 
 def _write_master(shim_dir: Path) -> Path:
-    from envstore._core import shim_binary
-
     master = shim_dir / MASTER
     data = shim_binary()
     try:
@@ -94,9 +97,6 @@ def wanted_names(root: Path, db: StoreDB, pythons: list[tuple[str, Path]]) -> se
 
 
 def _store_pythons(root: Path) -> list[tuple[str, Path]]:
-    from envstore.interpreters import list_interpreters
-    from envstore.store import open_store
-
     return [(i.version, i.store_path) for i in list_interpreters(open_store(root))]
 
 
@@ -188,14 +188,10 @@ def resolve(root: Path, cwd: Path) -> tuple[str, Path] | None:
     shim binary itself so the rule has exactly one implementation."""
     proc = subprocess.run([str(resolver(root)), "resolve", str(cwd)], capture_output=True)
     if proc.returncode == 0 and proc.stderr:
-        import sys
-
         sys.stderr.write(proc.stderr.decode(errors="replace"))  # the shim's warnings
     if proc.returncode != 0:
         message = proc.stderr.decode(errors="replace").strip()
         if message.startswith("error: "):
-            from envstore.errors import UsageError
-
             raise UsageError(message[len("error: "):])
         return None
     kind, _, path = proc.stdout.decode(errors="surrogateescape").rstrip("\n").partition("\t")
@@ -220,6 +216,4 @@ def after_realize(root: Path, env_file: Path, link: Path | None) -> None:
                 project.set_active(env_file, link, lock_path_for(env_file))
         refresh_installed(root)
     except OSError as e:
-        import sys
-
         print(f"warning: could not update the shims: {e}", file=sys.stderr)

@@ -1,12 +1,11 @@
 """Bytecode compiled once per (set of .py files, interpreter) and shared as blobs: hash-based
 .pyc (unchecked, since prefixes are immutable) so blob mtimes do not matter (3.6: see
-envstore.pycs), with relative co_filename (the import system fixes it up to the real path at
+envstore.interpreters.pycs), with relative co_filename (the import system fixes it up to the real path at
 load), so one compile serves every prefix that uses the same wheel with the same interpreter.
 A wheel's own pycs give way to these (shipped_pyc_replaced)."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -15,11 +14,12 @@ from pathlib import Path
 from typing import Callable
 
 from envstore._core import Store, remove_tree
-from envstore.db import StoreDB
+from envstore.store.db import StoreDB
 from envstore.errors import EnvstoreError
-from envstore.pycs import PYC_FUNCTIONS
+from envstore.interpreters.pycs import PYC_FUNCTIONS
 from envstore.progress import Phase, silent
 from envstore.store import manifest_usable
+from envstore.store import manifest
 
 # Runs inside the TARGET interpreter (3.6+), after PYC_FUNCTIONS: file list on stdin, pycs
 # written under out_root.
@@ -81,7 +81,7 @@ def put_sources(store: Store, entries: dict[str, dict], site_packages: str) -> s
     sources = python_sources(entries, site_packages)
     if not sources:
         return None
-    return store.put_manifest(json.dumps({"version": 1, "entries": sources}))
+    return manifest.put(store, sources)
 
 
 def compile_all(
@@ -101,7 +101,7 @@ def compile_all(
         if cached is not None and manifest_usable(store, cached):
             found[src] = cached
         else:
-            todo[src] = sorted(json.loads(store.manifest_json(src))["entries"])
+            todo[src] = sorted(manifest.entries(store, src))
     if todo:
         files = sum(len(names) for names in todo.values())
         row = (progress or silent()).row("compiling bytecode", total=files, noun="file", report="{} compiled")

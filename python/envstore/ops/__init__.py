@@ -1,0 +1,1 @@
+"""What the commands do, each given a StoreSession: realize, gc, verify/repair, profiles, shims."""
