@@ -60,9 +60,16 @@ def layer_of(module: str) -> int | None:
 
 
 def _lazy_reason(lines: list[str], lineno: int) -> str | None:
-    for text in (lines[lineno - 1], lines[lineno - 2] if lineno >= 2 else ""):
-        if "# lazy:" in text:
-            return text.split("# lazy:", 1)[1].strip() or None
+    """The `# lazy: reason` on the import's line, or on the comment line above the run of
+    consecutive import lines it belongs to (one reason may cover a function's block of imports)."""
+    if "# lazy:" in lines[lineno - 1]:
+        return lines[lineno - 1].split("# lazy:", 1)[1].strip() or None
+    i = lineno - 2
+    while i >= 0 and lines[i].strip().startswith(("from ", "import ", ")")) or (
+            i >= 0 and lines[i].startswith((" ", "\t")) and lines[i].strip().endswith((",", "(")) ):
+        i -= 1
+    if i >= 0 and lines[i].strip().startswith("# lazy:"):
+        return lines[i].split("# lazy:", 1)[1].strip() or None
     return None
 
 

@@ -41,7 +41,8 @@ def _fast_realize(argv: list[str]) -> Path | None:
         return None
     # lazy: only `store realize` reads the fast path; it must not cost the other commands
     from envstore.ops.fastpath import lookup
-    from envstore.store import default_root  # lazy: as above
+    # lazy: as above
+    from envstore.store import default_root
 
     root = Path(store_root).expanduser().absolute() if store_root else default_root()
     return lookup(env_file.absolute(), root)
@@ -58,6 +59,7 @@ def main() -> None:
             sys.stdout.write(f"{prefix}\n")
             sys.stdout.flush()
             os._exit(0)
-    from envstore.cli import main as cli_main  # lazy: the fast path answers and exits before the CLI is imported
+    # lazy: the fast path answers and exits before the CLI is imported
+    from envstore.cli import main as cli_main
 
     cli_main()

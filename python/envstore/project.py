@@ -223,7 +223,8 @@ def add_out_link(db: StoreDB, env_file: Path, name: str, prefix: Path,
     """Point this env file's out-link at `prefix` and register it as a GC root. The link is
     `.envstore/<name>` unless another env file here already holds that name. This is the only
     writer of links-v1; it never repoints another env file's link without saying so on stderr."""
-    from envstore.store.locks import file_lock  # lazy: only realize locks: fcntl and the store layout stay off the fast path
+    # lazy: only realize locks: fcntl and the store layout stay off the fast path
+    from envstore.store.locks import file_lock
 
     env_file = env_file.absolute()
     dot = out_link_dir(env_file)

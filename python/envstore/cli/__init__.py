@@ -28,7 +28,8 @@ class AppContext:
         return open_store(self.store_root)
 
     def info(self, message: str) -> None:
-        from envstore.progress import print_above_bars  # lazy: a command loads its own ops; `store --help` loads none
+        # lazy: a command loads its own ops; `store --help` loads none
+        from envstore.progress import print_above_bars
 
         if not self.quiet and not print_above_bars(message):
             click.echo(message, err=True)
@@ -57,13 +58,15 @@ def cli(ctx: click.Context, store_root: Path | None, verbose: int, quiet: bool) 
     """
     ctx.obj = AppContext(store_root=store_root, verbose=verbose, quiet=quiet)
     if quiet:
-        from envstore import progress  # lazy: a command loads its own ops; `store --help` loads none
+        # lazy: a command loads its own ops; `store --help` loads none
+        from envstore import progress
 
         progress.bars_enabled = False
 
 
 def _register() -> None:
-    from envstore.cli import (  # lazy: a command loads its own ops; `store --help` loads none
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.cli import (
         diff, du, export, gc, ingest, list_cmd, lock, materialize, python_cmd, realize, run, shell, shims, use,
         verify,
     )
@@ -74,7 +77,8 @@ def _register() -> None:
     for extra in (use.rollback_command, use.profile_group, shell.shell_command, shell.activate_command,
                   shell.hook_command):
         cli.add_command(extra)
-    from envstore.cli import add  # lazy: a command loads its own ops; `store --help` loads none
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.cli import add
 
     cli.add_command(add.add_command)
     cli.add_command(add.remove_command)
@@ -105,7 +109,8 @@ def _render_os_error(e: OSError) -> tuple[str, str | None]:
     errno alone says little, why (disk or inodes full, the owner, another filesystem)."""
     import errno
 
-    from envstore.errors import OWNERSHIP_HINT, why_not_writable  # lazy: a command loads its own ops; `store --help` loads none
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.errors import OWNERSHIP_HINT, why_not_writable
 
     what = e.strerror or str(e)
     paths = " -> ".join(str(p) for p in (e.filename, e.filename2) if p is not None)
@@ -132,7 +137,8 @@ def _render_os_error(e: OSError) -> tuple[str, str | None]:
 
 def _render_db_error(e: Exception) -> tuple[str, str | None]:
     """sqlite3 errors from the store's database (layout.DB_FILE) in the user's terms."""
-    from envstore.errors import StoreNotWritable  # lazy: a command loads its own ops; `store --help` loads none
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.errors import StoreNotWritable
 
     text = str(e)
     if "readonly" in text:

@@ -50,7 +50,8 @@ def add_command(app, specs: tuple[str, ...], env_file: Path | None, to_pip: bool
       store add --pip 'requests[socks]>=2.31'
       store add -f dev.yml --no-realize pytest
     """
-    from envstore.spec.edit import add_entry  # lazy: a command loads its own ops; `store --help` loads none
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.spec.edit import add_entry
 
     def edit(text: str, path: Path):
         changes = []
@@ -82,7 +83,8 @@ def remove_command(app, names: tuple[str, ...], env_file: Path | None, no_realiz
       store remove requests
       store remove -f dev.yml --no-realize pytest pytest-cov
     """
-    from envstore.spec.edit import remove_entry  # lazy: a command loads its own ops; `store --help` loads none
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.spec.edit import remove_entry
 
     def edit(text: str, path: Path):
         changes = []
@@ -98,7 +100,8 @@ def remove_command(app, names: tuple[str, ...], env_file: Path | None, no_realiz
 def _check_bare_name(name: str) -> None:
     import re
 
-    from envstore.errors import UsageError  # lazy: a command loads its own ops; `store --help` loads none
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.errors import UsageError
 
     if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._-]*", name):
         error = UsageError(f"store remove takes package names, not {name!r}")
@@ -107,11 +110,18 @@ def _check_bare_name(name: str) -> None:
 
 
 def _edit_and_realize(app, env_file: Path | None, edit: Edit, no_realize: bool, index: IndexOptions | None) -> None:
-    from envstore.errors import UsageError  # lazy: a command loads its own ops; `store --help` loads none
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.errors import UsageError
     from envstore.lockfile import lock_path_for
-    from envstore.ops.realize import RealizeOptions, obtain_lock, realize  # lazy: a command loads its own ops; `store --help` loads none
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.ops.realize import (
+        RealizeOptions,
+        obtain_lock,
+        realize,
+    )
+    # lazy: a command loads its own ops; `store --help` loads none
     from envstore.spec import SpecError
-    from envstore.spec.envfile import parse_env_file  # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.spec.envfile import parse_env_file
 
     env_file = default_env_file(env_file)
     if not env_file.is_file():

@@ -16,8 +16,9 @@ from envstore.cli.format import json_document
 @click.pass_obj
 def command(app, a: Path, b: Path, as_json: bool) -> None:
     """Compare two prefixes or env files (their locks): + added, - removed, ~ changed."""
-    from envstore.store.db import StoreDB  # lazy: a command loads its own ops; `store --help` loads none
+    # lazy: a command loads its own ops; `store --help` loads none
     from envstore.ops.inventory import inventory, versions
+    from envstore.store.db import StoreDB
 
     store = app.store()
     db = StoreDB(Path(store.root))

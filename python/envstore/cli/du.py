@@ -9,8 +9,7 @@ import click
 
 from envstore.cli.format import human_bytes, json_document
 from envstore.progress import plural
-from envstore.store import layout
-from envstore.store import manifest
+from envstore.store import layout, manifest
 
 
 def _manifest_files(store, manifest_id: str, cache: dict[str, dict]) -> dict:
@@ -28,7 +27,8 @@ def command(app, as_json: bool) -> None:
     Apparent size counts every file of every prefix as if it were a copy; disk use counts each
     blob once (the allocated blocks, as du does).
     """
-    from envstore.store.db import StoreDB  # lazy: a command loads its own ops; `store --help` loads none
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.store.db import StoreDB
 
     store = app.store()
     root = Path(store.root)

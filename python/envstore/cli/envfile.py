@@ -56,7 +56,8 @@ def default_env_file(given: Path | None) -> Path:
     """`given`, else the first of project.DEFAULT_ENV_FILES here; none there is a usage error."""
     if given is not None:
         return given
-    from envstore.spec import SpecError, find_env_file  # lazy: a command loads its own ops; `store --help` loads none
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.spec import SpecError, find_env_file
 
     try:
         return find_env_file()
@@ -82,7 +83,12 @@ def prefix_for(app: Any, target: str, index: IndexOptions | None = None) -> tupl
         return real, None, None
     if not path.is_file():
         raise UsageError(f"no env file or prefix at {target}")
-    from envstore.ops.realize import RealizeOptions, realize  # lazy: a command loads its own ops; `store --help` loads none
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.ops.realize import (
+        RealizeOptions,
+        realize,
+    )
+    # lazy: a command loads its own ops; `store --help` loads none
     from envstore.project import out_link_of
 
     prefix = realize(path, app.store_root, RealizeOptions(index=index), app.info)

@@ -17,9 +17,10 @@ from envstore.cli.envfile import file_option
 @click.pass_obj
 def command(app, target: Path, fmt: str) -> None:
     """Print the exact contents of TARGET (a prefix, or an env file with its lock) on stdout."""
-    from envstore.store.db import StoreDB  # lazy: a command loads its own ops; `store --help` loads none
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.lockfile import dumps_lock
     from envstore.ops.inventory import inventory
-    from envstore.lockfile import dumps_lock  # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.store.db import StoreDB
 
     store = app.store()
     db = StoreDB(Path(store.root))

@@ -10,7 +10,8 @@ JSON_VERSION = 1
 
 def human_bytes(n: int) -> str:
     """Sizes in every message and table: the one helper in envstore.progress (MB/GB)."""
-    from envstore.progress import size  # lazy: a command loads its own ops; `store --help` loads none
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.progress import size
 
     return size(n)
 

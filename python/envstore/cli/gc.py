@@ -46,7 +46,8 @@ def command(app, dry_run: bool, keep_age: str | None, keep_size: str | None, loc
     interpreters. A deleted or repointed out-link stops being a root. gc waits
     for running realizes to finish (they hold the store lock) and vice versa.
     """
-    from envstore.ops.gc import GcOptions, run_gc  # lazy: a command loads its own ops; `store --help` loads none
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.ops.gc import GcOptions, run_gc
 
     options = GcOptions(dry_run=dry_run, keep_age=parse_duration(keep_age) if keep_age else None,
                         keep_size=parse_size(keep_size) if keep_size else None, lock_timeout=lock_timeout)

@@ -9,9 +9,9 @@ import click
 
 from envstore._core import IngestResult, Store
 from envstore.cli.format import human_bytes
-from envstore.progress import plural
 from envstore.errors import UsageError
 from envstore.install.wheel import ingest_wheel
+from envstore.progress import plural
 
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.zst", ".tzst")
 

@@ -16,9 +16,10 @@ from envstore.progress import plural
 @click.pass_obj
 def command(app, as_json: bool) -> None:
     """List realized prefixes: name, packages, roots and age."""
-    from envstore.store.db import StoreDB  # lazy: a command loads its own ops; `store --help` loads none
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.project import live_roots
+    from envstore.store.db import StoreDB
     from envstore.store.parts import packages
-    from envstore.project import live_roots  # lazy: a command loads its own ops; `store --help` loads none
 
     store = app.store()
     db = StoreDB(Path(store.root))

@@ -26,16 +26,24 @@ if TYPE_CHECKING:
 @click.pass_obj
 def command(app, env_file: Path | None, index: IndexOptions | None, upgrade: bool,
             upgrade_packages: tuple[str, ...]) -> None:
-    """Resolve ENV_FILE or -f FILE (default: the first of env.yml, environment.yml, env.yaml, environment.yaml) and write its lockfile.
+    """Resolve ENV_FILE or -f FILE and write its lockfile.
+
+    ENV_FILE defaults to the first of env.yml, environment.yml, env.yaml and environment.yaml here.
 
     The lockfile is pylock.toml beside env.yml/environment.yml, pylock.<stem>.toml beside any
     other env file. Versions already locked are kept unless --upgrade/--upgrade-package.
     """
-    from envstore.errors import UsageError  # lazy: a command loads its own ops; `store --help` loads none
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.errors import UsageError
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.lockfile import (
+        lock_path_for,
+        read_lock,
+    )
+    # lazy: a command loads its own ops; `store --help` loads none
     from envstore.progress import duration, plural
-    from envstore.resolve import lock_env  # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.resolve import lock_env
     from envstore.spec import find_env_file
-    from envstore.lockfile import lock_path_for, read_lock  # lazy: a command loads its own ops; `store --help` loads none
 
     started = time.monotonic()
     env_file = env_file or find_env_file()

@@ -42,6 +42,7 @@ def _index_from(index_url: str | None, extra_index_urls: tuple[str, ...], find_l
                 offline: bool) -> IndexOptions:
     # Imported here: the index package pulls in the HTTP client, which an already-realized
     # `store run`/`store realize` without index flags never needs.
-    from envstore.index.config import IndexOptions  # lazy: a command loads its own ops; `store --help` loads none
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.index.config import IndexOptions
 
     return IndexOptions(index_url, tuple(extra_index_urls), tuple(find_links), offline)

@@ -17,9 +17,10 @@ def command() -> None:
 
 
 def _discovered() -> list[dict]:
-    from envstore.interpreters.discover import discover  # lazy: a command loads its own ops; `store --help` loads none
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.interpreters.discover import discover
     from envstore.interpreters.model import SUPPORTED, InterpreterError, UnsupportedInterpreter, is_supported
-    from envstore.interpreters.probe import probe  # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.interpreters.probe import probe
 
     rows = []
     for c in discover():
@@ -45,7 +46,8 @@ def _discovered() -> list[dict]:
 @click.pass_obj
 def list_cmd(app, as_json: bool, store_only: bool) -> None:
     """Interpreters in the store, then those found on this machine (pyenv, uv, PATH, /usr)."""
-    from envstore.interpreters import list_interpreters  # lazy: a command loads its own ops; `store --help` loads none
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.interpreters import list_interpreters
 
     stored = [i.to_json() for i in list_interpreters(app.store())]
     found = [] if store_only else _discovered()
@@ -88,7 +90,8 @@ def import_cmd(app, path: Path, force: bool) -> None:
     and the tree is relocated (RUNPATH, shebangs, build data) so it runs from the store and
     keeps working after the original is deleted. Prints the store path.
     """
-    from envstore.interpreters import import_interpreter  # lazy: a command loads its own ops; `store --help` loads none
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.interpreters import import_interpreter
 
     _report(app, import_interpreter(app.store(), path, reuse=not force, progress=app.info))
 
@@ -106,7 +109,8 @@ def install_cmd(app, version: str, source: str | None, sha256: str | None) -> No
     ENVSTORE_PYTHON_BUILD gives {build}) unless --from names a file or URL. The sha256 is checked.
     Prints the store path.
     """
-    from envstore.interpreters import install_interpreter  # lazy: a command loads its own ops; `store --help` loads none
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.interpreters import install_interpreter
 
     _report(app, install_interpreter(app.store(), version, source, sha256, progress=app.info))
 
@@ -119,7 +123,8 @@ def remove_cmd(app, ref: str) -> None:
 
     Refused while a prefix under STORE/envs uses it. Its blobs go at the next `store gc`.
     """
-    from envstore.interpreters import remove_interpreter  # lazy: a command loads its own ops; `store --help` loads none
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.interpreters import remove_interpreter
     from envstore.interpreters.remove import resolve
 
     store = app.store()

@@ -33,7 +33,8 @@ def command(app, env_file: Path | None, index: IndexOptions | None, frozen: bool
     already exists this returns at once. A link .envstore/<name> beside the env file keeps the
     prefix alive across `store gc`.
     """
-    from envstore.ops.realize import RealizeOptions, realize  # lazy: a command loads its own ops; `store --help` loads none
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.ops.realize import RealizeOptions, realize
 
     env_file = existing_env_file(env_file)
     options = RealizeOptions(frozen=frozen, out_link=not no_out_link, lock_timeout=lock_timeout, index=index)

@@ -38,7 +38,11 @@ def command(app, env_file: Path | None, index: IndexOptions | None, cmd: tuple[s
     store run -- python -c 'import sys; print(sys.prefix)'. The env file is -f FILE or a
     first word ending in .yml, .yaml or .toml: store run ci.yml -- pytest
     """
-    from envstore.ops.realize import RealizeOptions, realize  # lazy: a command loads its own ops; `store --help` loads none
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.ops.realize import (
+        RealizeOptions,
+        realize,
+    )
 
     if env_file is None and looks_like_env_file(cmd[0]):
         env_file, cmd = Path(cmd[0]), cmd[1:]

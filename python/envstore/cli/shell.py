@@ -17,7 +17,11 @@ SHELL_CHOICE = click.Choice(["bash", "zsh", "fish"])
 def activation_for(app, env: str | None):
     """What to activate: ENV (an env file, realized now; a prefix; an out-link), else the
     default env file here (realized now), else what the shims would use in this directory."""
-    from envstore.ops.activate import Activation, label_for  # lazy: a command loads its own ops; `store --help` loads none
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.ops.activate import (
+        Activation,
+        label_for,
+    )
 
     if env is None:
         try:
@@ -27,7 +31,8 @@ def activation_for(app, env: str | None):
     if env is not None:
         prefix, _env_file, _link = prefix_for(app, env)
         return Activation(prefix, label_for(prefix), True)
-    from envstore.ops import shims  # lazy: a command loads its own ops; `store --help` loads none
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.ops import shims
 
     found = shims.resolve(Path(app.store().root), Path.cwd())
     if found is None:
@@ -48,7 +53,12 @@ def activate_command(app, shell: str | None, env: str | None) -> None:
     It puts the environment's bin/ first on PATH, sets VIRTUAL_ENV, marks the prompt, and
     defines `deactivate` to undo all of it.
     """
-    from envstore.ops.activate import activate_script, detect_shell  # lazy: a command loads its own ops; `store --help` loads none
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.ops.activate import (
+        activate_script,
+        detect_shell,
+    )
+    # lazy: a command loads its own ops; `store --help` loads none
     from envstore.settings import SHELL
 
     act = activation_for(app, env)
@@ -61,7 +71,9 @@ def activate_command(app, shell: str | None, env: str | None) -> None:
 @click.pass_obj
 def shell_command(app, env: str | None) -> None:
     """Start $SHELL with an environment active; `exit` returns to where you were."""
-    from envstore.ops.activate import shell_command as build  # lazy: a command loads its own ops; `store --help` loads none
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.ops.activate import shell_command as build
+    # lazy: a command loads its own ops; `store --help` loads none
     from envstore.settings import SHELL
 
     act = activation_for(app, env)
@@ -84,7 +96,8 @@ def hook_command(app, shell: str) -> None:
     picks the project environment, .python-version interpreter or default profile, exactly as
     the shims would, and puts its bin/ first on PATH. Prompts in the same directory cost nothing.
     """
-    from envstore.ops import shims  # lazy: a command loads its own ops; `store --help` loads none
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.ops import shims
     from envstore.ops.activate import hook_script
 
     click.echo(hook_script(shell, shims.resolver(Path(app.store().root))), nl=False)

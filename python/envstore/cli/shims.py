@@ -27,7 +27,8 @@ def install_cmd(app, shim_dir: Path | None) -> None:
     else a .python-version file picks an interpreter of the store; else the default profile
     (`store use`). Realizing and switching keep the set of command names up to date.
     """
-    from envstore.ops import shims  # lazy: a command loads its own ops; `store --help` loads none
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.ops import shims
 
     root = Path(app.store().root)
     report = shims.install(root, shim_dir)
@@ -43,8 +44,9 @@ def install_cmd(app, shim_dir: Path | None) -> None:
 @click.pass_obj
 def which_cmd(app, directory: Path | None) -> None:
     """Print the directory the shims use in DIRECTORY (default: here) and why (env, python, profile)."""
-    from envstore.ops import shims  # lazy: a command loads its own ops; `store --help` loads none
+    # lazy: a command loads its own ops; `store --help` loads none
     from envstore.errors import UsageError
+    from envstore.ops import shims
 
     found = shims.resolve(Path(app.store().root), (directory or Path.cwd()).absolute())
     if found is None:

@@ -40,9 +40,10 @@ def command(app, target: str, profile: str, index: IndexOptions | None) -> None:
     use the default profile outside projects. Run inside a project directory, it also makes
     ENV_FILE the project's active environment (.envstore/active). Prints the prefix.
     """
-    from envstore.ops import profiles, shims  # lazy: a command loads its own ops; `store --help` loads none
+    # lazy: a command loads its own ops; `store --help` loads none
     from envstore import project
-    from envstore.lockfile import lock_path_for  # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.lockfile import lock_path_for
+    from envstore.ops import profiles, shims
 
     root = Path(app.store().root)
     prefix, env_file, link = prefix_for(app, target, index)
@@ -61,7 +62,8 @@ def command(app, target: str, profile: str, index: IndexOptions | None) -> None:
 @click.pass_obj
 def rollback_command(app, profile: str, to: int | None) -> None:
     """Switch a profile back to its previous generation; prints the prefix."""
-    from envstore.ops import profiles, shims  # lazy: a command loads its own ops; `store --help` loads none
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.ops import profiles, shims
 
     root = Path(app.store().root)
     generation = profiles.rollback(root, profile, to)
@@ -81,7 +83,8 @@ def profile_group() -> None:
 @click.pass_obj
 def list_command(app, profile: str, as_json: bool) -> None:
     """List the generations of a profile, oldest first; the current one is marked."""
-    from envstore.ops import profiles  # lazy: a command loads its own ops; `store --help` loads none
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.ops import profiles
 
     root = Path(app.store().root)
     gens = profiles.generations(root, profile)
@@ -104,13 +107,15 @@ def list_command(app, profile: str, as_json: bool) -> None:
 @click.pass_obj
 def prune_command(app, profile: str, older_than: str, dry_run: bool) -> None:
     """Remove old generations; `store gc` then collects prefixes nothing else keeps."""
-    from envstore.ops import profiles  # lazy: a command loads its own ops; `store --help` loads none
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.ops import profiles
 
     root = Path(app.store().root)
     removed = profiles.prune(root, profiles.parse_age(older_than), profile, dry_run)
     for g in removed:
         click.echo(f"{g.number}\t{g.prefix}")
     verb = "would remove" if dry_run else "removed"
-    from envstore.progress import plural  # lazy: a command loads its own ops; `store --help` loads none
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.progress import plural
 
     app.info(f"{verb} {plural(len(removed), 'generation')} of profile {profile}")

@@ -26,7 +26,8 @@ def command(app, repair: bool, as_json: bool) -> None:
     its manifests: no file edited in place, replaced, added or removed. Exits 1 when anything is
     wrong (after --repair: when anything is still wrong).
     """
-    from envstore.ops.verify import verify_store  # lazy: a command loads its own ops; `store --help` loads none
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.ops.verify import verify_store
 
     findings = verify_store(app.store(), fix=repair, info=app.info)
     blob_rows = [_row(p) for p in findings.blob_problems]

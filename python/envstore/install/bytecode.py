@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Callable
 
 from envstore._core import Store, remove_tree
-from envstore.store.db import StoreDB
 from envstore.errors import EnvstoreError
 from envstore.interpreters.pycs import PYC_FUNCTIONS
 from envstore.progress import Phase, silent
-from envstore.store import manifest_usable
-from envstore.store import manifest
+from envstore.store import manifest, manifest_usable
+from envstore.store.db import StoreDB
 
 # Runs inside the TARGET interpreter (3.6+), after PYC_FUNCTIONS: file list on stdin, pycs
 # written under out_root.

@@ -19,8 +19,8 @@ from functools import partial
 from pathlib import Path
 
 from envstore._core import Store, hash_bytes
-from envstore.install.bytecode import shipped_pyc_replaced
 from envstore.errors import ArchiveError
+from envstore.install.bytecode import shipped_pyc_replaced
 from envstore.install.scripts import check_script_name, entry_point_scripts, rewrite_script
 from envstore.store import manifest
 

@@ -17,13 +17,12 @@ from typing import Protocol
 
 from envstore._core import Store, remove_tree
 from envstore.install.bytecode import compile_all, put_sources
-from envstore.store.db import StoreDB
 from envstore.install.place import BlobBatch, Layout, PlacedWheel, finish, place_core
-from envstore.store.parts import Part, PartKind, base_part, labelled
 from envstore.progress import Phase, silent
-from envstore.store import layout, manifest_usable
+from envstore.store import layout, manifest, manifest_usable
+from envstore.store.db import StoreDB
 from envstore.store.fs import publish_tree
-from envstore.store import manifest
+from envstore.store.parts import Part, PartKind, base_part, labelled
 
 LAYOUT_VERSION = 1  # bump when the prefix layout changes: it is part of every store path
 PLACEMENT_VERSION = 2  # bump when place_core's output changes: cached placements are then redone (2: shipped pycs)

@@ -13,9 +13,9 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
+from envstore import settings
 from envstore._core import IngestResult, Store
 from envstore.errors import ArchiveError
-from envstore import settings
 
 
 def ingest_wheel(store: Store, path: Path) -> IngestResult:

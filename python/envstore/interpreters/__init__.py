@@ -16,11 +16,13 @@ from envstore.interpreters.model import InterpreterError, InterpreterInfo
 def __getattr__(name: str) -> Any:
     # Installing and removing pull in archive and download code that realize never needs.
     if name == "install_interpreter":
-        from envstore.interpreters.standalone import install  # lazy: archive and download code that realize never needs
+        # lazy: archive and download code that realize never needs
+        from envstore.interpreters.standalone import install
 
         return install
     if name == "remove_interpreter":
-        from envstore.interpreters.remove import remove_interpreter  # lazy: archive and download code that realize never needs
+        # lazy: archive and download code that realize never needs
+        from envstore.interpreters.remove import remove_interpreter
 
         return remove_interpreter
     raise AttributeError(name)

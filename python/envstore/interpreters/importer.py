@@ -19,7 +19,11 @@ from envstore.interpreters import registry
 from envstore.interpreters.bytecode import compile_stdlib
 from envstore.interpreters.discover import _versioned_python
 from envstore.interpreters.model import (  # noqa: F401 - MIN_VERSION is re-exported
-    MIN_VERSION, InterpreterError, InterpreterInfo, UnsupportedInterpreter, is_supported,
+    MIN_VERSION,
+    InterpreterError,
+    InterpreterInfo,
+    UnsupportedInterpreter,
+    is_supported,
 )
 from envstore.interpreters.probe import Probe, clean_env, probe
 from envstore.interpreters.relocate import RelocationReport, relocate

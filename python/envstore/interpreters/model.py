@@ -9,7 +9,6 @@ from typing import Any
 
 from envstore.errors import EnvstoreError
 
-
 # The oldest CPython a target may be: the probe and bytecode scripts run inside it and keep
 # to 3.6's syntax and stdlib (3.6 gets timestamp pycs: see envstore.interpreters.pycs).
 MIN_VERSION = (3, 6)

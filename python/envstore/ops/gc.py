@@ -12,12 +12,12 @@ from pathlib import Path
 
 from envstore import settings
 from envstore._core import Store, remove_tree
-from envstore.store.db import StoreDB
+from envstore.interpreters import list_interpreters
 from envstore.project import live_roots
 from envstore.store import layout, reserve
+from envstore.store.db import StoreDB
 from envstore.store.fs import retire_tree
 from envstore.store.session import StoreSession
-from envstore.interpreters import list_interpreters
 
 
 @dataclass(frozen=True)

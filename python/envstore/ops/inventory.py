@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from envstore._core import Store
-from envstore.store.db import StoreDB
 from envstore.errors import UsageError
-from envstore.lockfile import Lock, LockedPackage, LockedWheel, lock_path_for, read_lock
-from envstore.store.parts import packages
 from envstore.interpreters import list_interpreters
-from envstore.resolve.target import TargetPython
+from envstore.lockfile import Lock, LockedPackage, LockedWheel, lock_path_for, read_lock
 from envstore.ops.realize import env_name
+from envstore.resolve.target import TargetPython
+from envstore.store.db import StoreDB
+from envstore.store.parts import packages
 
 
 @dataclass(frozen=True)

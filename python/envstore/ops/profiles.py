@@ -11,12 +11,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from envstore.store.db import StoreDB
 from envstore.errors import EnvstoreError
 from envstore.project import set_link
 from envstore.store import layout
-from envstore.store.session import StoreSession
+from envstore.store.db import StoreDB
 from envstore.store.locks import file_lock
+from envstore.store.session import StoreSession
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 

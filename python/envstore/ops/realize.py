@@ -86,7 +86,8 @@ def obtain_lock(env_file: Path, store: Any, options: RealizeOptions, info: Info,
     if options.frozen:
         why = "does not exist" if lock is None else "is stale (the env file changed)"
         raise LockfileError(f"the lockfile {why} but --frozen was given", lock_path, "run `store lock` first")
-    from envstore.resolve import lock_env  # lazy: the resolver and the index client load only when a lock must be made
+    # lazy: the resolver and the index client load only when a lock must be made
+    from envstore.resolve import lock_env
 
     with phase(info, f"locking {env_file.name}") as ph:
         lock = lock_env(env_file, store, options.index, progress=info)
@@ -195,7 +196,8 @@ def _ensure_artifacts(store, db: StoreDB, lock: Lock, tmp: Path, info: Info, off
 
 
 def _fetch_and_ingest(store, db: StoreDB, wanted: list, have: dict[str, str], tmp: Path, info: Info) -> None:
-    from envstore.index.fetch import WheelRef, fetch_all  # lazy: the HTTP stack only when something is missing
+    # lazy: the HTTP stack only when something is missing
+    from envstore.index.fetch import WheelRef, fetch_all
 
     missing = [WheelRef(label, url, w.filename, w.sha256, w.size) for label, url, w in wanted]
     total = sum(r.size or 0 for r in missing)

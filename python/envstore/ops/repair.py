@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from envstore._core import Store, remove_tree
-from envstore.store.db import PrefixRow, StoreDB
 from envstore.index.fetch import WheelRef, fetch_all
-from envstore.store.parts import packages
 from envstore.install.prefix import IngestedWheel, assemble, publish
 from envstore.install.wheel import ingest_wheel
 from envstore.interpreters import list_interpreters
+from envstore.store.db import PrefixRow, StoreDB
+from envstore.store.parts import packages
 
 
 @dataclass
@@ -37,6 +37,11 @@ def inspect(store: Store, db: StoreDB) -> Findings:
     return findings
 
 
+def _uses(store: Store, manifest_id: str, blob_paths: set[str]) -> bool:
+    """Whether the manifest links any of these blob files."""
+    return not blob_paths.isdisjoint(store.manifest_blob_paths(manifest_id))
+
+
 def repair(store: Store, db: StoreDB, findings: Findings, tmp: Path) -> list[str]:
     """Fix what `inspect` found; returns a line per action taken."""
     actions: list[str] = []
@@ -51,7 +56,7 @@ def repair(store: Store, db: StoreDB, findings: Findings, tmp: Path) -> list[str
 
     refs = []
     for art in db.artifacts():
-        if missing.intersection(store.manifest_blob_paths(art.manifest_id)):
+        if _uses(store, art.manifest_id, missing):
             refs.append(WheelRef(art.filename, art.url, art.filename, art.sha256, art.size or None))
     if refs:
         for ref, path in fetch_all(refs, tmp / "repair-downloads").items():
@@ -60,10 +65,10 @@ def repair(store: Store, db: StoreDB, findings: Findings, tmp: Path) -> list[str
             actions.append(f"restored blobs from {path.name}")
 
     db.forget_bytecode([(src, interp) for src, interp, mid, _used in db.bytecode_rows()
-                        if _blob_keys(store, mid) & missing])
+                        if _uses(store, mid, missing)])
 
     for row in db.prefixes():
-        uses_damaged = any(_blob_keys(store, p.manifest) & missing for p in row.parts)
+        uses_damaged = any(_uses(store, p.manifest, missing) for p in row.parts)
         if findings.prefix_problems.get(row.path) or uses_damaged or not Path(row.path).is_dir():
             _rebuild(store, db, row, tmp)
             actions.append(f"rebuilt {row.path}")

@@ -7,19 +7,18 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from envstore.store.db import StoreDB
-from envstore.lockfile import lock_path_for
 from envstore import project
-from envstore.store import layout
-from envstore.store.fs import replace_atomic, write_atomic
 from envstore._core import shim_binary
-from envstore.interpreters import list_interpreters
-from envstore.store import open_store
-import sys
 from envstore.errors import UsageError
+from envstore.interpreters import list_interpreters
+from envstore.lockfile import lock_path_for
+from envstore.store import layout, open_store
+from envstore.store.db import StoreDB
+from envstore.store.fs import replace_atomic, write_atomic
 
 MASTER = "envstore-shim"
 INDEX_NAME = layout.SHIM_INDEX_FILE

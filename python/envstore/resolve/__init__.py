@@ -20,9 +20,9 @@ from envstore.progress import Phase, Row, phase, plural, silent
 from envstore.resolve.explain import ResolutionError, explain_impossible
 from envstore.resolve.model import PYTHON, Candidate, Req
 from envstore.resolve.provider import Provider
+from envstore.resolve.target import TargetPython, target_for_spec
 from envstore.spec import EnvSpec, load_spec
 from envstore.store import layout
-from envstore.resolve.target import TargetPython, target_for_spec
 
 
 class _Chains(BaseReporter):

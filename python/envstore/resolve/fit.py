@@ -13,16 +13,18 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from envstore.lockfile import Lock, LockfileError, Misfit
-from envstore.interpreters import list_interpreters, parse_constraint
-from envstore.interpreters.model import InterpreterError
-from envstore.interpreters import find_interpreter, list_interpreters
-from envstore.interpreters import discover
+from envstore.interpreters import (
+    discover,
+    find_interpreter,
+    import_interpreter,
+    list_interpreters,
+    parse_constraint,
+)
 from envstore.interpreters.importer import MIN_VERSION
+from envstore.interpreters.model import InterpreterError
 from envstore.interpreters.probe import probe
 from envstore.interpreters.tags import abi_tag, compatible_tags
-from envstore.interpreters import import_interpreter
-from envstore.interpreters import parse_constraint
+from envstore.lockfile import Lock, LockfileError, Misfit
 
 Info = Callable[[str], None]
 

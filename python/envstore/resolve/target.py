@@ -11,9 +11,10 @@ from typing import Any, Callable
 
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
+
+from envstore.interpreters import find_interpreter
 from envstore.interpreters.probe import probe
 from envstore.interpreters.tags import compatible_tags
-from envstore.interpreters import find_interpreter
 
 
 @dataclass(frozen=True)

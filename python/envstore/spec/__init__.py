@@ -8,12 +8,11 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
+from envstore.lockfile import read_lock
+from envstore.project import DEFAULT_ENV_FILES, find_default_env_file
 from envstore.spec.errors import CondaOnlyPackageError, SpecError
 from envstore.spec.model import EnvSpec, IndexSettings, SpecRequirement
-
-from envstore.project import DEFAULT_ENV_FILES, find_default_env_file
 from envstore.spec.requirements_txt import parse_requirements_file
-from envstore.lockfile import read_lock
 
 
 def find_env_file(directory: Path | None = None) -> Path:
@@ -32,7 +31,8 @@ def load_spec(path: Path | str) -> EnvSpec:
         raise SpecError(f"env file not found: {path}", hint="check the path, or run in the env file's directory")
     name = path.name
     if name.endswith((".yml", ".yaml")):
-        from envstore.spec.envfile import parse_env_file  # lazy: YAML and py-rattler load only when a .yml env file is read
+        # lazy: YAML and py-rattler load only when a .yml env file is read
+        from envstore.spec.envfile import parse_env_file
 
         return parse_env_file(path)
     if name.startswith("pylock") and name.endswith(".toml"):

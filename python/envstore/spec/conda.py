@@ -147,7 +147,8 @@ NO_WHEELS: dict[str, CondaOnly] = {
 @lru_cache(maxsize=1)
 def _grayskull() -> dict[str, list[tuple[str, str | None, str | None]]]:
     """conda name -> [(index name, delimiter_min, delimiter_max)], from grayskull's table."""
-    from envstore.spec.grayskull_names import PYPI_TO_CONDA  # lazy: a 10k-name table, read only for a name the index lacks
+    # lazy: a 10k-name table, read only for a name the index lacks
+    from envstore.spec.grayskull_names import PYPI_TO_CONDA
 
     out: dict[str, list[tuple[str, str | None, str | None]]] = {}
     for pypi, (conda, lo, hi) in PYPI_TO_CONDA.items():

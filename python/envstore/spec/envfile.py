@@ -16,8 +16,8 @@ from envstore.spec import conda
 from envstore.spec.errors import CondaOnlyPackageError, Group, SpecError, combine
 from envstore.spec.matchspec import CondaSpec, MatchSpecError, parse_match_spec
 from envstore.spec.model import LINK_MODES, EnvSpec, IndexSettings, SpecRequirement
-from envstore.spec.yamlload import Key, Located, load_located
 from envstore.spec.requirements_txt import parse_requirements_file
+from envstore.spec.yamlload import Key, Located, load_located
 
 TOP_KEYS = ("name", "channels", "dependencies", "envstore", "prefix", "variables")
 ENVSTORE_KEYS = ("index-url", "extra-index-urls", "find-links", "no-index", "link-mode")

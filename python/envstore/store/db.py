@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Callable
 
 from envstore.errors import EnvstoreError, StoreError
-from envstore.store import parts as prefix_parts
 from envstore.store import layout
+from envstore.store import parts as prefix_parts
 
 # The schema this code writes and reads. A newer store is refused (an older envstore would
 # misread or drop what it does not know); an older one is brought up by MIGRATIONS on open.

@@ -13,8 +13,8 @@ from types import TracebackType
 from typing import Callable, Literal
 
 from envstore._core import Store
-from envstore.store.db import StoreDB
 from envstore.store import open_store
+from envstore.store.db import StoreDB
 from envstore.store.locks import store_lock
 
 Mode = Literal["shared", "exclusive"]
