@@ -18,7 +18,7 @@ import venv
 from pathlib import Path
 
 from envstore.index.config import resolve_index_config
-from envstore.resolve import lock_env
+from envstore.resolve.lock import lock_env
 from envstore.resolve.target import TargetPython
 
 REQS = ["numpy", "pandas", "scipy", "matplotlib", "scikit-learn"]

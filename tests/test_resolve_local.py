@@ -9,7 +9,7 @@ import pytest
 
 from envstore.index import IndexClient, IndexConfig, IndexFetchError, IntegrityError, PackageNotFound
 from envstore.lockfile import dumps_lock, read_lock
-from envstore.resolve import ResolutionError, lock_env, resolve
+from envstore.resolve.lock import ResolutionError, lock_env, resolve
 from envstore.spec import load_spec
 from envstore.resolve.target import TargetPython
 from local_index import LocalIndex, build_wheel, local_index  # noqa: F401 - fixture

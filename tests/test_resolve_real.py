@@ -17,7 +17,7 @@ from packaging.version import Version
 
 from envstore.index.config import resolve_index_config
 from envstore.lockfile import dumps_lock, read_lock
-from envstore.resolve import lock_env
+from envstore.resolve.lock import lock_env
 from envstore.resolve.target import TargetPython
 
 pytestmark = pytest.mark.network

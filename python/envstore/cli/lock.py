@@ -42,7 +42,7 @@ def command(app, env_file: Path | None, index: IndexOptions | None, upgrade: boo
     )
     # lazy: a command loads its own ops; `store --help` loads none
     from envstore.progress import duration, plural
-    from envstore.resolve import lock_env
+    from envstore.resolve.lock import lock_env
     from envstore.spec import find_env_file
 
     started = time.monotonic()

@@ -87,7 +87,7 @@ def obtain_lock(env_file: Path, store: Any, options: RealizeOptions, info: Info,
         why = "does not exist" if lock is None else "is stale (the env file changed)"
         raise LockfileError(f"the lockfile {why} but --frozen was given", lock_path, "run `store lock` first")
     # lazy: the resolver and the index client load only when a lock must be made
-    from envstore.resolve import lock_env
+    from envstore.resolve.lock import lock_env
 
     with phase(info, f"locking {env_file.name}") as ph:
         lock = lock_env(env_file, store, options.index, progress=info)

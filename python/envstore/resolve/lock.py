@@ -1,0 +1,155 @@
+"""The `store lock` pipeline: EnvSpec + target interpreter + index client -> pinned wheels -> Lock.
+`resolve()` is pure resolution; `lock_env()` is the whole `store lock` pipeline (load the spec,
+choose the interpreter, resolve keeping a previous lock's pins, write the lockfile)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+from resolvelib import BaseReporter, ResolutionImpossible, ResolutionTooDeep, Resolver
+
+from envstore.index.client import IndexClient
+from envstore.index.config import IndexConfig, IndexOptions
+from envstore.lockfile import Lock, LockedPackage, LockedWheel, file_hash, lock_path_for, read_lock, write_lock
+from envstore.progress import Phase, Row, phase, plural, silent
+from envstore.resolve.explain import ResolutionError, explain_impossible
+from envstore.resolve.model import PYTHON, Candidate, Req
+from envstore.resolve.provider import Provider
+from envstore.resolve.target import TargetPython, target_for_spec
+from envstore.spec import EnvSpec, load_spec
+from envstore.store import layout
+
+
+class _Chains(BaseReporter):
+    """Remembers the first requirement that brought in each identifier, for error chains, and
+    shows how far resolution got (packages seen, candidates whose metadata was read)."""
+
+    def __init__(self, row: Row) -> None:
+        self.first: dict[str, Req] = {}
+        self.row = row
+        self.pinned: set[tuple[str, str]] = set()
+
+    def adding_requirement(self, requirement: Req, parent: Candidate | None) -> None:
+        if requirement.id not in self.first:
+            self.first[requirement.id] = requirement
+            self._show()
+
+    def pinning(self, candidate: Candidate) -> None:
+        if candidate.name != PYTHON:
+            self.pinned.add((candidate.name, str(candidate.version)))
+            self._show()
+
+    def _show(self) -> None:
+        seen = sum(1 for i in self.first if i != PYTHON)
+        self.row.describe(f"resolving: {plural(seen, 'package')} seen, {len(self.pinned)} metadata fetched")
+
+
+def root_requirements(spec: EnvSpec, target: TargetPython) -> list[Req]:
+    out = []
+    if len(spec.python_specifier):
+        out.append(Req(PYTHON, frozenset(), spec.python_specifier, origin=f"{spec.path.name} python"))
+    for sr in spec.requirements:
+        r = sr.requirement
+        if r.marker is not None and not r.marker.evaluate({**target.marker_env, "extra": ""}):
+            continue
+        out.append(Req(canonicalize_name(r.name), frozenset(canonicalize_name(e) for e in r.extras),
+                       r.specifier, r.url, origin=sr.origin))
+    return out
+
+
+def resolve(spec: EnvSpec, target: TargetPython, client: IndexClient,
+            preferred: dict[str, Version] | None = None, progress: Phase | None = None) -> list[Candidate]:
+    """The pinned set (one candidate per package, sorted by name)."""
+    if len(spec.python_specifier) and not spec.python_specifier.contains(target.version_obj, prereleases=True):
+        raise ResolutionError(
+            f"{spec.path.name} asks for python{spec.python_specifier}, but the interpreter is {target.version}",
+            "choose a matching interpreter")
+    constraints: dict[str, SpecifierSet] = {}
+    for c in spec.constraints:
+        constraints[c.name] = constraints.get(c.name, SpecifierSet()) & c.requirement.specifier
+    provider = Provider(client, target, constraints, spec.hashes, preferred)
+    roots = root_requirements(spec, target)
+    client.prefetch(r.name for r in roots if r.name != PYTHON and not r.url)
+    reporter = _Chains((progress or silent()).row("resolving"))
+    try:
+        result = Resolver(provider, reporter).resolve(roots, max_rounds=20000)
+    except ResolutionImpossible as e:
+        raise explain_impossible(list(e.causes), reporter.first, provider.why_empty, target) from None
+    except ResolutionTooDeep:
+        raise ResolutionError("resolution gave up after too many backtracking rounds",
+                              "pin some versions in the env file to narrow the search") from None
+    picked = [c for c in result.mapping.values() if c.name != PYTHON and not c.extras]
+    return sorted(picked, key=lambda c: c.name)
+
+
+def build_lock(spec: EnvSpec, target: TargetPython, client: IndexClient, picked: Iterable[Candidate],
+               progress: Phase | None = None) -> Lock:
+    packages = []
+    picked = list(picked)
+    row = (progress or silent()).row("pinning wheels", total=len(picked), noun="package")
+    for c in picked:
+        assert c.file is not None
+        pf = client.ensure_sha256(c.file)
+        meta = client.metadata(pf)
+        index = pf.index if pf.index in client.config.index_urls else None
+        wheel = LockedWheel(url=pf.url, filename=pf.filename, size=pf.size, sha256=pf.sha256 or "",
+                            upload_time=pf.upload_time)
+        packages.append(LockedPackage(name=c.name, version=str(c.version), wheels=(wheel,),
+                                      requires_python=pf.requires_python or meta.requires_python, index=index))
+        row.advance()
+    env_hash = file_hash(spec.path) if spec.path.is_file() else None
+    return Lock(
+        packages=tuple(packages), requires_python=f"=={target.version_obj.major}.{target.version_obj.minor}.*",
+        spec_hash=spec.spec_hash(), env_file_hash=env_hash, interpreter=target.identity(),
+        indexes=tuple(client.config.all_locations),
+    )
+
+
+def lock_env(env_file: Path | str, store: Any, index: IndexConfig | IndexOptions | None = None, *,
+             upgrade: bool = False, upgrade_packages: Iterable[str] = (), target: TargetPython | None = None,
+             write: bool = True, progress: Callable[[str], None] | None = None) -> Lock:
+    """Resolve `env_file` and write its lockfile (lock_path_for). Versions in an existing lock
+    are kept where the spec still allows them, unless `upgrade` or named in `upgrade_packages`.
+    `index` is a decided IndexConfig, or a command's IndexOptions (None: no flags) to merge with
+    the environment, the env file's own settings and pip's configuration."""
+    env_file = Path(env_file)
+    spec = load_spec(env_file)
+    index_config = index if isinstance(index, IndexConfig) else (index or IndexOptions()).resolve(spec.index)
+    if target is None:
+        target = target_for_spec(store, spec.python, spec.python_specifier, progress)
+    lock_path = lock_path_for(env_file)
+    preferred: dict[str, Version] = {}
+    if not upgrade and lock_path.exists() and lock_path != env_file:
+        try:
+            old = read_lock(lock_path)
+        except Exception:  # noqa: BLE001 - an unreadable old lock only loses its preferences
+            old = None
+        skip = {canonicalize_name(n) for n in upgrade_packages}
+        for p in old.packages if old else ():
+            if canonicalize_name(p.name) not in skip:
+                preferred[canonicalize_name(p.name)] = Version(p.version)
+    cache_root = _cache_root(store)
+    with IndexClient(index_config, cache_root) as client, phase(progress) as ph:
+        picked = resolve(spec, target, client, preferred, ph)
+        lock = build_lock(spec, target, client, picked, ph)
+    if write:
+        write_lock(lock, lock_path)
+    return lock
+
+
+def _cache_root(store: Any) -> Path | None:
+    """STORE/cache for a Store (its `.root`) or a store directory given as a path."""
+    if store is None:
+        return None
+    if isinstance(store, (str, os.PathLike)):
+        return layout.cache_dir(Path(store))
+    root = getattr(store, "root", None)
+    return layout.cache_dir(Path(str(root))) if root is not None else None
+
+
+__all__ = ["ResolutionError", "build_lock", "lock_env", "resolve", "root_requirements"]
