@@ -74,3 +74,34 @@ def tree_snapshot(root: Path) -> dict[str, bytes]:
             rel = str(p.relative_to(root))
             out[rel] = os.readlink(p).encode() if p.is_symlink() else p.read_bytes()
     return out
+
+
+@pytest.fixture(scope="session")
+def conda_channel(tmp_path_factory: pytest.TempPathFactory):
+    """A real conda channel (libdemo, demotool, demopy) built once per session; see conda_channel.py."""
+    from conda_channel import channel_at, in_subprocess  # lazy: only the conda tests need them
+
+    root = tmp_path_factory.mktemp("conda") / "channel"
+    in_subprocess("build_channel", root)
+    return channel_at(root)
+
+
+@pytest.fixture(scope="session")
+def conda_alias_url(conda_channel):
+    """The directory holding that channel served over HTTP on 127.0.0.1 for the whole session: a
+    channel alias under which the channel's name (`channel`) is its URL."""
+    from conda_channel import ServedChannel  # lazy: as above
+
+    with ServedChannel(conda_channel.root.parent) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def gpu_channels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An alias directory holding channels `pytorch`, `conda-forge` and `main` with packages named
+    as the classic GPU env file asks for them; see conda_channel.build_gpu_channels."""
+    from conda_channel import in_subprocess  # lazy: as for conda_channel
+
+    root = tmp_path_factory.mktemp("gpu") / "alias"
+    in_subprocess("build_gpu_channels", root)
+    return root

@@ -68,6 +68,11 @@ NOT_RUN = {
     ("migrating.md", "uv export --format pylock.toml -o pylock.toml        # from a uv project (uv.lock)"):
         "uv is not installed where the docs are tested (and reads its own index settings, not pip's); "
         "`pip lock` above writes the same PEP 751 format and is run",
+    ("cache.md", "export AWS_ENDPOINT_URL=https://s3.team.example AWS_REGION=eu-west-1"):
+        "needs an S3 endpoint and credentials; tests/test_cache.py runs the same against a SeaweedFS server it starts",
+    ("cache.md", "printf '%s\\n' \"$ENVSTORE_SIGNING_KEY\" > \"$RUNNER_TEMP/signing.sec\""):
+        "a CI job's script, with the secret key and the bucket of a CI system; tests/test_cache.py pushes and "
+        "pulls the same way",
     ("reference.md", "store python install 3.12.1 --from ./cpython-3.12.1+20240107-x86_64-unknown-linux-gnu-install_only.tar.gz"):
         "needs a python-build-standalone archive, which the test machines cannot download",
 }

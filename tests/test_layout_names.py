@@ -9,7 +9,8 @@ from pathlib import Path
 
 REPO = Path(__file__).parent.parent
 PYTHON = REPO / "python" / "envstore"
-OWNERS = {PYTHON / "store" / "layout.py", PYTHON / "project.py"}
+# cache/objects.py owns the layout of a remote binary cache (a bucket), a format of its own.
+OWNERS = {PYTHON / "store" / "layout.py", PYTHON / "project.py", PYTHON / "cache" / "objects.py"}
 # The names a reader outside the owner could be tempted to spell again.
 NAMES = ["blobs-v1", "manifests-v1", "db-v1.sqlite", "registry-v1", "reserve-v1", "http-v1", "wheels-v1",
          "dirs-v1", ".envstore-shims-v1", "links-v1", "state-v1.json", "envstore-active-v1"]

@@ -33,6 +33,21 @@ class IngestResult:
     new_blobs: int
     new_bytes: int
 
+class CondaIngestResult:
+    manifest_id: str
+    files: int
+    bytes: int
+    new_blobs: int
+    new_bytes: int
+    name: str
+    version: str
+    build: str
+    subdir: str
+    noarch: str  # "python", "generic" or ""
+    placeholders: list[tuple[str, str, bool]]  # (path, placeholder, binary)
+    no_link: list[str]
+    info: dict[str, str]  # raw text of info/index.json, info/paths.json, ...
+
 class MaterializeResult:
     files: int
     dirs: int
@@ -74,6 +89,7 @@ class Store:
         self, path: _Path, limits: Limits | None = None, test_crash_before_publish: bool = False
     ) -> IngestResult: ...
     def ingest_tar(self, path: _Path, limits: Limits | None = None) -> IngestResult: ...
+    def ingest_conda(self, path: _Path, limits: Limits | None = None) -> CondaIngestResult: ...
     def ingest_dir(
         self, path: _Path, exclude: Sequence[str] = (), limits: Limits | None = None
     ) -> IngestResult: ...

@@ -71,10 +71,36 @@ SHIM_HOPS = EnvVar(
     "it refuses a ninth hop, so two shim directories on PATH cannot loop.",
 )
 
+# Binary caches (issue 18): substituters, trust, and the standard AWS configuration of S3.
+SUBSTITUTERS = EnvVar(
+    "ENVSTORE_SUBSTITUTERS",
+    "Binary caches consulted before the index, space-separated (s3://BUCKET[/PATH], file:///PATH); "
+    "--substituter adds to them.",
+)
+TRUSTED_KEYS = EnvVar(
+    "ENVSTORE_TRUSTED_KEYS",
+    "Public keys (NAME:BASE64, space-separated) whose signatures make a cache's prefix records trusted; "
+    "--trusted-key adds to them.",
+)
+AWS_ACCESS_KEY_ID = EnvVar("AWS_ACCESS_KEY_ID", "S3 access key of an s3:// cache.")
+AWS_SECRET_ACCESS_KEY = EnvVar("AWS_SECRET_ACCESS_KEY", "S3 secret key of an s3:// cache.")
+AWS_SESSION_TOKEN = EnvVar("AWS_SESSION_TOKEN", "S3 session token of an s3:// cache (temporary credentials).")
+AWS_REGION = EnvVar("AWS_REGION", "S3 region of an s3:// cache.")
+AWS_DEFAULT_REGION = EnvVar("AWS_DEFAULT_REGION", "S3 region when AWS_REGION is unset.")
+AWS_ENDPOINT_URL = EnvVar(
+    "AWS_ENDPOINT_URL", "S3 endpoint of an s3:// cache (MinIO, Ceph, R2, SeaweedFS ...); http:// is allowed."
+)
+AWS_PROFILE = EnvVar("AWS_PROFILE", "Profile of the AWS config and credentials files (default: `default`).")
+AWS_CONFIG_FILE = EnvVar("AWS_CONFIG_FILE", "The AWS config file (~/.aws/config if unset).")
+AWS_SHARED_CREDENTIALS_FILE = EnvVar(
+    "AWS_SHARED_CREDENTIALS_FILE", "The AWS credentials file (~/.aws/credentials if unset)."
+)
+
 TEST_CRASH_AT = EnvVar(
     "_ENVSTORE_TEST_CRASH_AT",
     "Test hook: SIGKILL the process at a named point (realize.before_link, blob.before_publish, "
-    "prefix.before_rename, prefix.after_rename, switch.before_rename, gc.mid_sweep).",
+    "prefix.before_rename, prefix.after_rename, switch.before_rename, gc.mid_sweep, cache.before_blobs, "
+    "cache.before_manifest).",
 )
 
 TEST_PAUSE_AT = EnvVar(
@@ -98,7 +124,9 @@ ALL = (
     STORE_ROOT, FSYNC, XDG_DATA_HOME, INDEX_URL, EXTRA_INDEX_URL, FIND_LINKS, OFFLINE,
     PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS, PIP_CONFIG_FILE, PIP_CERT, PIP_DEFAULT_TIMEOUT,
     PIP_TIMEOUT, XDG_CONFIG_HOME, XDG_CONFIG_DIRS, PYENV_ROOT, PATH, PYTHON_URL, PYTHON_BUILD,
-    UV_PYTHON_INSTALL_DIR, SHELL, SHIM_HOPS, TEST_CRASH_AT, TEST_PAUSE_AT, TEST_LINK_ERRNO, TEST_MAX_LINKS,
+    UV_PYTHON_INSTALL_DIR, SHELL, SHIM_HOPS, SUBSTITUTERS, TRUSTED_KEYS, AWS_ACCESS_KEY_ID,
+    AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION, AWS_DEFAULT_REGION, AWS_ENDPOINT_URL, AWS_PROFILE,
+    AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE, TEST_CRASH_AT, TEST_PAUSE_AT, TEST_LINK_ERRNO, TEST_MAX_LINKS,
 )
 
 

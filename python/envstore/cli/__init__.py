@@ -82,6 +82,12 @@ def _register() -> None:
 
     cli.add_command(add.add_command)
     cli.add_command(add.remove_command)
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.cli import cache, key, push
+
+    cli.add_command(cache.command)
+    cli.add_command(key.command)
+    cli.add_command(push.command)
     # Nix users type "realise".
     cli.add_command(click.Command("realise", callback=realize.command.callback, params=realize.command.params,
                                   help=realize.command.help, hidden=True))

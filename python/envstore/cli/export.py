@@ -12,8 +12,11 @@ from envstore.cli.envfile import file_option
 @click.command("export")
 @file_option("target", required=True, exists=True, metavar="TARGET")
 @click.argument("target", required=False, type=click.Path(exists=True, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["env", "pylock"]), default="env", show_default=True,
-              help="env: an env.yml with exact pins; pylock: a PEP 751 lockfile with hashes.")
+@click.option("--format", "fmt", type=click.Choice(["env", "pylock", "conda", "explicit"]), default="env",
+              show_default=True,
+              help="env: an env.yml with exact pins; pylock: a PEP 751 lockfile with hashes; conda: an "
+                   "env.yml of conda packages pinned to name=version=build; explicit: conda's @EXPLICIT "
+                   "list of package URLs.")
 @click.pass_obj
 def command(app, target: Path, fmt: str) -> None:
     """Print the exact contents of TARGET (a prefix, or an env file with its lock) on stdout."""
@@ -30,6 +33,12 @@ def command(app, target: Path, fmt: str) -> None:
         db.close()
     if fmt == "pylock":
         click.echo(dumps_lock(inv.lock), nl=False)
+        return
+    if fmt in ("conda", "explicit"):
+        # lazy: only the conda formats need them
+        from envstore.ops.conda_export import conda_env_file, explicit_list
+
+        click.echo(conda_env_file(inv) if fmt == "conda" else explicit_list(inv), nl=False)
         return
     lines = [f"name: {inv.name}", "dependencies:"]
     if inv.python:

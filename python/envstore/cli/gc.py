@@ -6,11 +6,8 @@ import re
 
 import click
 
-from envstore.cli.format import human_bytes
+from envstore.cli.format import human_bytes, parse_duration
 from envstore.progress import plural
-
-UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
 
 SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
@@ -20,13 +17,6 @@ def parse_size(text: str) -> int:
     if not m:
         raise click.BadParameter(f"'{text}' is not a size like 500M or 2G")
     return int(float(m.group(1)) * SIZE_UNITS[m.group(2)])
-
-
-def parse_duration(text: str) -> float:
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text)
-    if not m:
-        raise click.BadParameter(f"'{text}' is not a duration like 30m, 12h or 7d")
-    return float(m.group(1)) * UNITS[m.group(2)]
 
 
 @click.command("gc")

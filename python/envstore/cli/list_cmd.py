@@ -19,7 +19,7 @@ def command(app, as_json: bool) -> None:
     # lazy: a command loads its own ops; `store --help` loads none
     from envstore.project import live_roots
     from envstore.store.db import StoreDB
-    from envstore.store.parts import packages
+    from envstore.store.parts import conda_packages, packages
 
     store = app.store()
     db = StoreDB(Path(store.root))
@@ -31,6 +31,7 @@ def command(app, as_json: bool) -> None:
     data = []
     for row in rows:
         names = sorted(p.label for p in packages(row.parts))  # "numpy 2.1.3"
+        names += sorted(f"{p.package} {p.version} (conda)" for p in conda_packages(row.parts))
         data.append({
             "path": row.path,
             "name": row.name,

@@ -46,3 +46,33 @@ def _index_from(index_url: str | None, extra_index_urls: tuple[str, ...], find_l
     from envstore.index.config import IndexOptions
 
     return IndexOptions(index_url, tuple(extra_index_urls), tuple(find_links), offline)
+
+
+_CACHE_FLAGS = ("substituter_urls", "trusted_keys", "allow_unsigned")
+
+
+def substituter_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the binary-cache flags; the command receives them as `substituters`
+    (a `Substituters`, or None when neither a flag nor ENVSTORE_SUBSTITUTERS names a cache)."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        given = {name: kwargs.pop(name) for name in _CACHE_FLAGS}
+        # lazy: the cache package (crypto, zstd) loads only for a command that runs
+        from envstore.ops.substitute import Substituters
+
+        subs = Substituters.configured(tuple(given["substituter_urls"]), tuple(given["trusted_keys"]),
+                                       given["allow_unsigned"])
+        kwargs["substituters"] = subs if subs.urls else None
+        return f(*args, **kwargs)
+
+    g: Callable[..., Any] = click.option(
+        "--allow-unsigned", "allow_unsigned", is_flag=True,
+        help="Accept a cache's records that no trusted key signed (a cache you control end to end).")(wrapper)
+    g = click.option("--trusted-key", "trusted_keys", multiple=True, metavar="NAME:BASE64",
+                     help="Public key whose signatures make a cache's records trusted; repeatable "
+                          "[env: ENVSTORE_TRUSTED_KEYS].")(g)
+    g = click.option("--substituter", "substituter_urls", multiple=True, metavar="URL",
+                     help="Binary cache asked before the index (s3://BUCKET[/PATH], file:///PATH); repeatable "
+                          "[env: ENVSTORE_SUBSTITUTERS].")(g)
+    return g

@@ -3,18 +3,22 @@ database) or for an env file / lockfile (from its lock). Used by `diff` and `exp
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from envstore._core import Store
 from envstore.errors import UsageError
+from envstore.conda.record import CondaRecord
 from envstore.interpreters import list_interpreters
 from envstore.lockfile import Lock, LockedPackage, LockedWheel, lock_path_for, read_lock
 from envstore.ops.realize import env_name
+from envstore.ops.realize_conda import read_conda_lock
 from envstore.resolve.target import TargetPython
+from envstore.spec.conda_env import parse_conda_env
 from envstore.store.db import StoreDB
-from envstore.store.parts import packages
+from envstore.store.parts import conda_packages, packages
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,19 @@ class Inventory:
     name: str
     python: str | None
     lock: Lock
+    conda: tuple[CondaRecord, ...] = ()  # issue 15: the conda packages, kept apart from the wheels
+
+
+def _conda_of_prefix(prefix: Path) -> tuple[CondaRecord, ...]:
+    """A conda prefix's packages, from its conda-meta records (as conda itself reads them)."""
+    meta = prefix / "conda-meta"
+    if not meta.is_dir():
+        return ()
+    out = []
+    for path in sorted(meta.glob("*.json")):
+        doc = json.loads(path.read_text())
+        out.append(CondaRecord.from_json({**doc, "noarch": doc.get("noarch") or ""}))
+    return tuple(sorted(out, key=lambda r: r.name))
 
 
 def _lock_of_prefix(store: Store, db: StoreDB, prefix: Path) -> Inventory:
@@ -39,7 +56,8 @@ def _lock_of_prefix(store: Store, db: StoreDB, prefix: Path) -> Inventory:
     python = Path(row.interpreter).name.rsplit("-", 1)[-1] if row.interpreter else None
     requires_python, interpreter = _interpreter_identity(store, row.interpreter, python)
     lock = Lock(packages=tuple(locked), requires_python=requires_python, interpreter=interpreter)
-    return Inventory(str(prefix), row.name, python, lock)
+    conda = _conda_of_prefix(Path(row.path)) if conda_packages(row.parts) else ()
+    return Inventory(str(prefix), row.name, python, lock, conda)
 
 
 def _interpreter_identity(store: Store, store_path: str | None, version: str | None) -> tuple[str | None, dict[str, str]]:
@@ -65,6 +83,10 @@ def inventory(store: Store, db: StoreDB, target: Path) -> Inventory:
     lock_file = lock_path_for(target)
     if not lock_file.is_file():
         raise UsageError(f"{target} has no lockfile ({lock_file.name}); run `store lock {target}` first")
+    conda_lock = read_conda_lock(lock_file)
+    if conda_lock is not None:  # issue 15: a conda route lock
+        name = parse_conda_env(target.absolute()).name if target != lock_file else target.parent.name
+        return Inventory(str(target), name, None, Lock(packages=()), tuple(conda_lock[1]))
     lock = read_lock(lock_file)
 
     return Inventory(str(target), env_name(target.absolute(), lock), lock.interpreter.get("version"), lock)
@@ -72,3 +94,8 @@ def inventory(store: Store, db: StoreDB, target: Path) -> Inventory:
 
 def versions(inv: Inventory) -> dict[str, str]:
     return {p.name.lower(): p.version for p in inv.lock.packages}
+
+
+def conda_versions(inv: Inventory) -> dict[str, str]:
+    """name -> "version build" of the conda packages."""
+    return {r.name: f"{r.version} {r.build}" for r in inv.conda}

@@ -28,12 +28,14 @@ from envstore.store.session import StoreSession
 from envstore.store.locks import file_lock
 from envstore.install.wheel import ingest_wheel
 from envstore.spec import load_spec
+from envstore.spec.conda_env import conda_route, is_explicit
 from envstore.resolve.fit import interpreter_for_lock
 from envstore._core import remove_tree
 from envstore import settings
 
-if TYPE_CHECKING:  # the index package pulls in the HTTP client: not on the already-realized path
+if TYPE_CHECKING:  # the index package pulls in the HTTP client, the cache its crypto: not on the already-realized path
     from envstore.index.config import IndexOptions
+    from envstore.ops.substitute import Substituters
 
 Info = Callable[[str], None]
 
@@ -48,6 +50,7 @@ class RealizeOptions:
     out_link: bool = True
     index: IndexOptions | None = None  # the command's index flags; None: none given
     lock_timeout: float | None = None
+    substituters: Substituters | None = None  # binary caches asked before the index (issue 18)
 
     @property
     def offline(self) -> bool:
@@ -107,7 +110,23 @@ def realize(env_file: Path, store_root: Path | None, options: RealizeOptions, in
     root = Path(store.root)
     # RELIABILITY rows 24/25: refuse before changing anything
     read_only = store_write_problem(root, layout.WRITABLE_PARTS)
+    conda_reason = ("the file is an @EXPLICIT list of conda packages" if is_explicit(env_file)
+                    else conda_route(env_file) if lock_path_for(env_file) != env_file else None)
+    if conda_reason is not None:  # issue 15: the conda route lives in its own module
+        if read_only is not None:
+            raise read_only
+        # lazy: rattler and the conda placement load only when an env file takes the conda route
+        from envstore.ops.realize_conda import realize_conda
+
+        return realize_conda(env_file, store, options.frozen, options.out_link, info, conda_reason,
+                             options.lock_timeout)
     lock = obtain_lock(env_file, store, options, info, refusal=read_only)
+    wanted_interpreter = lock.interpreter.get("manifest-id")
+    if options.substituters is not None and wanted_interpreter and read_only is None:
+        # lazy: the cache's crypto and zstd load only when a substituter is configured
+        from envstore.ops.substitute import substitute_interpreter
+
+        substitute_interpreter(store, wanted_interpreter, options.substituters, info, options.offline)
     interpreter, lock = choose_interpreter(store, lock, info)
     name = env_name(env_file, lock)
     dest = store_path(root, name, store_path_digest({"packages": lock_identity(lock)}, interpreter))
@@ -120,6 +139,12 @@ def realize(env_file: Path, store_root: Path | None, options: RealizeOptions, in
         if db.prefix(dest) is None or not dest.is_dir():
             with file_lock(layout.env_lock_path(root, dest.name), exclusive=True):
                 if db.prefix(dest) is None or not dest.is_dir():
+                    if options.substituters is not None:
+                        # lazy: the cache's crypto and zstd load only when a substituter is configured
+                        from envstore.ops.substitute import substitute_prefix
+
+                        substitute_prefix(store, db, dest, lock_identity(lock), interpreter, options.substituters,
+                                          info, options.offline)
                     _build(store, db, root, dest, name, lock, interpreter, info, options.offline)
         else:
             db.touch_prefix(dest)

@@ -10,11 +10,12 @@ from pathlib import Path
 
 from envstore._core import Store, remove_tree
 from envstore.index.fetch import WheelRef, fetch_all
+from envstore.install.conda import reingest_conda
 from envstore.install.prefix import IngestedWheel, assemble, publish
 from envstore.install.wheel import ingest_wheel
 from envstore.interpreters import list_interpreters
 from envstore.store.db import PrefixRow, StoreDB
-from envstore.store.parts import packages
+from envstore.store.parts import conda_packages, packages
 
 
 @dataclass
@@ -60,7 +61,10 @@ def repair(store: Store, db: StoreDB, findings: Findings, tmp: Path) -> list[str
             refs.append(WheelRef(art.filename, art.url, art.filename, art.sha256, art.size or None))
     if refs:
         for ref, path in fetch_all(refs, tmp / "repair-downloads").items():
-            ingest_wheel(store, path)
+            if path.name.endswith((".conda", ".tar.bz2")):  # issue 15: a conda package's blobs
+                reingest_conda(store, path)
+            else:
+                ingest_wheel(store, path)
             os.unlink(path)
             actions.append(f"restored blobs from {path.name}")
 
@@ -76,6 +80,12 @@ def repair(store: Store, db: StoreDB, findings: Findings, tmp: Path) -> list[str
 
 
 def _rebuild(store: Store, db: StoreDB, row: PrefixRow, tmp: Path) -> None:
+    if conda_packages(row.parts):  # issue 15: a conda prefix is its recorded parts, materialized again
+        work = tmp / f"rebuild-{Path(row.path).name[:12]}"
+        work.mkdir(parents=True, exist_ok=True)
+        publish(store, row.parts, Path(row.path), work, replace=True)
+        remove_tree(work)
+        return
     interpreter = next((i for i in list_interpreters(store) if str(i.store_path) == row.interpreter), None)
     if interpreter is None:
         raise FileNotFoundError(f"interpreter {row.interpreter} of {row.path} is no longer in the store")

@@ -20,7 +20,7 @@ from envstore.spec.requirements_txt import parse_requirements_file
 from envstore.spec.yamlload import Key, Located, load_located
 
 TOP_KEYS = ("name", "channels", "dependencies", "envstore", "prefix", "variables")
-ENVSTORE_KEYS = ("index-url", "extra-index-urls", "find-links", "no-index", "link-mode")
+ENVSTORE_KEYS = ("index-url", "extra-index-urls", "find-links", "no-index", "link-mode", "packages-from")
 _WHEEL_URL = re.compile(r"^(?:https?|file)://\S+/(?P<file>[^/\s]+\.whl)(?:#\S*)?$")
 
 

@@ -16,6 +16,8 @@ class PartKind(str, Enum):
     WHEEL = "wheel"  # a wheel's prefix-independent placement (its files under site-packages)
     SCRIPTS = "scripts"  # what one prefix adds to a wheel: console scripts, RECORD, INSTALLER
     BYTECODE = "bytecode"  # the wheel's .py files compiled for the prefix's interpreter
+    CONDA = "conda"  # a conda package's prefix-independent files
+    CONDA_PREFIX = "conda-prefix"  # what one prefix adds to a conda package: rewritten files, conda-meta
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,11 @@ def _from_labels(pairs: list[list[str]], sources: list[str]) -> list[Part]:
 def packages(parts: Iterable[Part]) -> list[Part]:
     """The wheel parts, one per package, in the order the prefix was built."""
     return [p for p in parts if p.kind is PartKind.WHEEL]
+
+
+def conda_packages(parts: Iterable[Part]) -> list[Part]:
+    """The conda packages of a prefix, one part per package (every one has a CONDA_PREFIX part)."""
+    return [p for p in parts if p.kind is PartKind.CONDA_PREFIX]
 
 
 def labelled(parts: Iterable[Part]) -> list[tuple[str, str]]:

@@ -29,6 +29,12 @@ pub enum Error {
         member: String,
         reason: String,
     },
+    #[error("info/paths.json mismatch for '{member}' in {archive}: {reason}")]
+    PathsJson {
+        archive: String,
+        member: String,
+        reason: String,
+    },
     #[error("{archive} exceeds a limit: {reason}")]
     Limit { archive: String, reason: String },
     #[error("conflicting files at '{path}': {first} and {second} provide different content")]
@@ -63,6 +69,7 @@ impl Error {
             Error::UnsafeMember { .. } => "unsafe-member",
             Error::BadArchive { .. } => "bad-archive",
             Error::Record { .. } => "record-mismatch",
+            Error::PathsJson { .. } => "paths-mismatch",
             Error::Limit { .. } => "limit-exceeded",
             Error::Conflict { .. } => "conflict",
             Error::Manifest { .. } => "bad-manifest",

@@ -3,6 +3,7 @@
 //! variables; every policy decision (limits, durability) arrives as an argument.
 
 pub mod blob;
+pub mod conda;
 pub mod error;
 pub mod fsutil;
 pub mod gc;

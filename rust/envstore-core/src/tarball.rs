@@ -24,6 +24,16 @@ fn open_decompressed(path: &Path) -> Result<Box<dyn Read>> {
     })
 }
 
+/// Why a tar member of this type is refused: "unsupported file type (FIFO)".
+pub(crate) fn unsupported(kind: tar::EntryType) -> String {
+    let what = match kind {
+        tar::EntryType::Fifo => "FIFO",
+        tar::EntryType::Char | tar::EntryType::Block => "device",
+        _ => "unknown",
+    };
+    format!("unsupported file type ({what})")
+}
+
 fn link_target<R: Read>(
     entry: &tar::Entry<'_, R>,
     builder: &TreeBuilder<'_>,
@@ -90,14 +100,7 @@ pub fn ingest_tar(store: &BlobStore, path: &Path, limits: &IngestLimits) -> Resu
             }
             tar::EntryType::XGlobalHeader | tar::EntryType::XHeader => {}
             other => {
-                let what = match other {
-                    tar::EntryType::Fifo => "FIFO",
-                    tar::EntryType::Char | tar::EntryType::Block => "device",
-                    _ => "unknown",
-                };
-                return Err(
-                    builder.unsafe_member(&member, &format!("unsupported file type ({what})"))
-                );
+                return Err(builder.unsafe_member(&member, &unsupported(other)));
             }
         }
     }

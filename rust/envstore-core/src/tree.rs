@@ -150,7 +150,12 @@ impl<'s> TreeBuilder<'s> {
         Ok(())
     }
 
-    fn flush(&mut self) -> Result<()> {
+    /// The tree so far; call `flush` first for files added since the last batch.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    pub fn flush(&mut self) -> Result<()> {
         let batch = std::mem::take(&mut self.batch);
         self.batch_bytes = 0;
         let staging = &self.staging;

@@ -52,6 +52,7 @@ fn to_pyerr(py: Python<'_>, err: core::Error) -> PyErr {
         core::Error::UnsafeMember { .. }
         | core::Error::BadArchive { .. }
         | core::Error::Record { .. }
+        | core::Error::PathsJson { .. }
         | core::Error::Limit { .. } => error_class(py, &ARCHIVE_ERROR, "ArchiveError"),
         core::Error::Conflict { .. } => error_class(py, &CONFLICT_ERROR, "ConflictError"),
         _ => error_class(py, &STORE_ERROR, "StoreError"),
@@ -70,6 +71,11 @@ fn to_pyerr(py: Python<'_>, err: core::Error) -> PyErr {
             reason,
         }
         | core::Error::Record {
+            archive,
+            member,
+            reason,
+        }
+        | core::Error::PathsJson {
             archive,
             member,
             reason,
@@ -164,6 +170,52 @@ impl From<core::IngestReport> for IngestResult {
             bytes: r.bytes,
             new_blobs: r.new_blobs,
             new_bytes: r.new_bytes,
+        }
+    }
+}
+
+/// A conda package ingested: its payload's manifest plus what its `info/` says.
+#[pyclass(frozen, get_all, module = "envstore._core")]
+struct CondaIngestResult {
+    manifest_id: String,
+    files: u64,
+    bytes: u64,
+    new_blobs: u64,
+    new_bytes: u64,
+    name: String,
+    version: String,
+    build: String,
+    subdir: String,
+    noarch: String,
+    /// (path, placeholder, binary) for every file naming the build prefix.
+    placeholders: Vec<(String, String, bool)>,
+    no_link: Vec<String>,
+    /// Raw text of the kept info files, by path (`info/index.json`, `info/paths.json`, ...).
+    info: std::collections::BTreeMap<String, String>,
+}
+
+impl From<core::conda::CondaIngest> for CondaIngestResult {
+    fn from(c: core::conda::CondaIngest) -> Self {
+        let r = c.report;
+        let i = c.info;
+        CondaIngestResult {
+            manifest_id: r.manifest_id.to_hex(),
+            files: r.files,
+            bytes: r.bytes,
+            new_blobs: r.new_blobs,
+            new_bytes: r.new_bytes,
+            name: i.name,
+            version: i.version,
+            build: i.build,
+            subdir: i.subdir,
+            noarch: i.noarch,
+            placeholders: i
+                .placeholders
+                .into_iter()
+                .map(|p| (p.path, p.placeholder, p.binary))
+                .collect(),
+            no_link: i.no_link,
+            info: i.files,
         }
     }
 }
@@ -369,6 +421,20 @@ impl Store {
     ) -> PyResult<IngestResult> {
         let limits = core_limits(limits);
         py.detach(|| core::tarball::ingest_tar(&self.inner, &path, &limits))
+            .map(Into::into)
+            .map_err(|e| to_pyerr(py, e))
+    }
+
+    /// A `.conda` or `.tar.bz2` package, every payload file checked against `info/paths.json`.
+    #[pyo3(signature = (path, limits=None))]
+    fn ingest_conda(
+        &self,
+        py: Python<'_>,
+        path: PathBuf,
+        limits: Option<Limits>,
+    ) -> PyResult<CondaIngestResult> {
+        let limits = core_limits(limits);
+        py.detach(|| core::conda::ingest_conda(&self.inner, &path, &limits))
             .map(Into::into)
             .map_err(|e| to_pyerr(py, e))
     }
@@ -597,6 +663,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Store>()?;
     m.add_class::<Limits>()?;
     m.add_class::<IngestResult>()?;
+    m.add_class::<CondaIngestResult>()?;
     m.add_class::<MaterializeResult>()?;
     m.add_class::<SweepResult>()?;
     m.add_class::<VerifyProblem>()?;

@@ -1,0 +1,293 @@
+"""Place conda packages into a prefix, as conda would, from blobs: the package's files hardlinked
+as they are; files with a prefix placeholder rewritten for the destination store path (text:
+replaced; binary: replaced and padded with NULs, refused when the store path is longer than the
+placeholder) and stored as blobs of their own; symlinks as the package has them; `noarch: python`
+packages under `lib/pythonX.Y/site-packages` with their entry points in `bin/`; and
+`conda-meta/<name>-<version>-<build>.json` plus `conda-meta/history`, so conda-family tools read
+the prefix as a conda environment.
+
+Each package gives up to two parts: its prefix-independent files (the ingested manifest itself
+when nothing moves or is rewritten) and what this prefix adds (rewritten files, entry points,
+its conda-meta record)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from envstore._core import Store
+from envstore.conda.record import CondaRecord
+from envstore.errors import EnvstoreError
+from envstore.install.place import BlobBatch, read_blob
+from envstore.store import manifest
+from envstore.store.parts import Part, PartKind
+
+CONDA_META = "conda-meta"
+CONDA_LAYOUT_VERSION = 1  # bump when a conda prefix's layout changes: it is part of every store path
+
+
+class PlaceholderTooLong(EnvstoreError):
+    code = "conda.placeholder-too-long"
+    hint = "use a store whose path is shorter (--store or ENVSTORE_ROOT), or a package built with a longer prefix"
+
+
+class CondaPlacementError(EnvstoreError):
+    code = "conda.placement"
+
+
+INFO_FILES = ("info/index.json", "info/paths.json", "info/link.json")
+
+
+@dataclass(frozen=True)
+class IngestedConda:
+    """A conda package in the store: its record (as locked) and its source manifest, which holds
+    the package's files and its `info/index.json`, `info/paths.json` and `info/link.json`, so
+    everything placement needs is in blobs a live prefix keeps (gc keeps a prefix's sources)."""
+
+    record: CondaRecord
+    manifest_id: str  # the source manifest: payload + info files
+    info: dict[str, str]
+
+    @property
+    def noarch(self) -> str:
+        return self.record.noarch or json.loads(self.info["info/index.json"]).get("noarch") or ""
+
+    @property
+    def paths(self) -> list[dict]:
+        return json.loads(self.info["info/paths.json"])["paths"]
+
+    @property
+    def placeholders(self) -> dict[str, tuple[str, bool]]:
+        """path -> (placeholder, binary), as the core validated them."""
+        return {row["_path"]: (row["prefix_placeholder"], row.get("file_mode") == "binary")
+                for row in self.paths if row.get("prefix_placeholder")}
+
+    @classmethod
+    def load(cls, store: Store, record: CondaRecord, manifest_id: str) -> IngestedConda:
+        entries = manifest.entries(store, manifest_id)
+        info = {name: read_blob(store, entries[name]).decode() for name in INFO_FILES if name in entries}
+        return cls(record, manifest_id, info)
+
+
+def ingest(store: Store, record: CondaRecord, path: Path) -> IngestedConda:
+    """Ingest a downloaded package (the core checks it against its info/paths.json), then store
+    its source manifest: the payload plus its info files."""
+    r = store.ingest_conda(path)
+    if (r.name, r.version, r.build) != (record.name, record.version, record.build):
+        raise CondaPlacementError(
+            f"{path.name} holds {r.name} {r.version} {r.build}, but the channel's repodata says "
+            f"{record.name} {record.version} {record.build}")
+    entries = manifest.entries(store, r.manifest_id)
+    batch = BlobBatch(store)
+    info = {name: text for name, text in r.info.items() if name in INFO_FILES}
+    for name, text in info.items():
+        entries[name] = batch.add(text.encode(), False)
+    batch.flush()
+    return IngestedConda(record, manifest.put(store, entries), info)
+
+
+def reingest_conda(store: Store, path: Path) -> str:
+    """Ingest a package again (verify --repair restoring its blobs): the same source manifest as
+    the first time, the info files included."""
+    r = store.ingest_conda(path)
+    entries = manifest.entries(store, r.manifest_id)
+    batch = BlobBatch(store)
+    for name, text in r.info.items():
+        if name in INFO_FILES:
+            entries[name] = batch.add(text.encode(), False)
+    batch.flush()
+    return manifest.put(store, entries)
+
+
+def replace_text(data: bytes, placeholder: bytes, target: bytes) -> bytes:
+    return data.replace(placeholder, target)
+
+
+def replace_binary(data: bytes, placeholder: bytes, target: bytes, what: str) -> bytes:
+    """conda's binary rewrite: inside each NUL-terminated string holding the placeholder, replace
+    it and pad with NULs so every offset in the file stays where it was."""
+    if len(target) > len(placeholder):
+        raise PlaceholderTooLong(
+            f"{what}: the store path {target.decode()!r} ({len(target)} bytes) is longer than the "
+            f"package's binary prefix placeholder ({len(placeholder)} bytes)")
+    pattern = re.compile(re.escape(placeholder) + rb"[^\0]*\0")
+
+    def pad(m: re.Match[bytes]) -> bytes:
+        old = m.group()
+        new = old.replace(placeholder, target)
+        return new + b"\0" * (len(old) - len(new))
+
+    out = pattern.sub(pad, data)
+    assert len(out) == len(data)
+    return out
+
+
+def _noarch_path(path: str, site_packages: str) -> str:
+    if path.startswith("site-packages/"):
+        return f"{site_packages}/{path.removeprefix('site-packages/')}"
+    if path.startswith("python-scripts/"):
+        return f"bin/{path.removeprefix('python-scripts/')}"
+    return path
+
+
+ENTRY_POINT = """\
+#!{python}
+# -*- coding: utf-8 -*-
+import re
+import sys
+
+from {module} import {func}
+
+if __name__ == '__main__':
+    sys.argv[0] = re.sub(r'(-script\\.pyw?|\\.exe)?$', '', sys.argv[0])
+    sys.exit({func}())
+"""
+
+
+def _entry_points(pkg: IngestedConda) -> list[tuple[str, str, str]]:
+    """(script name, module, function) from info/link.json's noarch entry points."""
+    link = json.loads(pkg.info.get("info/link.json") or "{}")
+    out = []
+    for text in (link.get("noarch") or {}).get("entry_points", []):
+        name, _, target = (s.strip() for s in text.partition("="))
+        module, _, func = (s.strip() for s in target.partition(":"))
+        if not name or "/" in name or name.startswith(".") or not module or not func.isidentifier():
+            raise CondaPlacementError(f"{pkg.record.fn}: bad entry point {text!r} in info/link.json")
+        out.append((name, module, func))
+    return out
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib  # lazy: only records of rewritten files need it
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def place(store: Store, pkg: IngestedConda, dest: Path, py_version: str | None,
+          batch: BlobBatch) -> tuple[list[Part], dict[str, dict]]:
+    """The package's prefix-independent part (when it has files that are not rewritten) and the
+    entries this prefix adds for it (rewritten files, entry points, its conda-meta record); the
+    caller stores those as the package's CONDA_PREFIX part once their blobs exist."""
+    rec = pkg.record
+    entries = {p: e for p, e in manifest.entries(store, pkg.manifest_id).items()
+               if p != "info" and not p.startswith("info/")}
+    noarch_python = pkg.noarch == "python"
+    if noarch_python and not py_version:
+        raise CondaPlacementError(f"{rec.name} {rec.version} is a noarch: python package, but the "
+                                  "environment has no python", "add `python` to the env file's dependencies")
+    site = f"lib/python{py_version}/site-packages"
+    rows = {row["_path"]: dict(row) for row in pkg.paths}
+    rewrite = pkg.placeholders
+    target = str(dest).encode()
+
+    core: dict[str, dict] = {}
+    prefixed: dict[str, dict] = {}
+    records: list[dict] = []
+    for path, entry in entries.items():
+        final = _noarch_path(path, site) if noarch_python else path
+        row = rows.get(path, {"_path": path, "path_type": "directory" if entry["type"] == "dir" else "hardlink"})
+        row["_path"] = final
+        if path in rewrite:
+            placeholder, binary = rewrite[path]
+            data = read_blob(store, entry)
+            what = f"{rec.name} {rec.version} ({final})"
+            new = (replace_binary(data, placeholder.encode(), target, what) if binary
+                   else replace_text(data, placeholder.encode(), target))
+            prefixed[final] = batch.add(new, entry["executable"])
+            row["sha256_in_prefix"] = _sha256(new)
+            row["size_in_bytes"] = len(new)
+        else:
+            core[final] = entry
+        if entry["type"] != "dir":
+            records.append(row)
+    if noarch_python:
+        python = str(dest / "bin" / "python")
+        for name, module, func in _entry_points(pkg):
+            script = ENTRY_POINT.format(python=python, module=module, func=func).encode()
+            path = f"bin/{name}"
+            if path in core or path in prefixed:
+                raise CondaPlacementError(f"{rec.fn}: entry point {name!r} collides with a file of the package")
+            prefixed[path] = batch.add(script, True)
+            records.append({"_path": path, "path_type": "unix_python_entry_point",
+                            "sha256": _sha256(script), "size_in_bytes": len(script)})
+    records.sort(key=lambda r: r["_path"])
+    meta = _prefix_record(pkg, records)
+    prefixed[f"{CONDA_META}/{rec.identity}.json"] = batch.add(meta, False)
+
+    parts = []
+    if core:
+        parts.append(Part(PartKind.CONDA, rec.name, rec.version, manifest.put(store, core), source=pkg.manifest_id))
+    parts.append(Part(PartKind.CONDA_PREFIX, rec.name, rec.version, "", source=None))
+    return parts, prefixed
+
+
+def _prefix_record(pkg: IngestedConda, paths: list[dict]) -> bytes:
+    """conda-meta/<name>-<version>-<build>.json: the repodata record, the files and how they were
+    placed, in the form rattler's PrefixRecord and conda read."""
+    # Only what the store path's hash covers goes in (the package's own index.json, where it came
+    # from, its sha256): two env files that lock the same packages share one store path, so the
+    # spec that asked for a package (conda's `requested_spec`) cannot be part of it.
+    rec = pkg.record
+    doc = json.loads(pkg.info["info/index.json"])
+    doc.update({"fn": rec.fn, "url": rec.url, "channel": rec.channel, "sha256": rec.sha256})
+    doc["files"] = [p["_path"] for p in paths]
+    doc["paths_data"] = {"paths_version": 1, "paths": paths}
+    doc["link"] = {"source": "", "type": 1}  # 1: hardlink
+    doc["requested_spec"] = ""
+    return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
+
+
+def store_path_digest(records: list[CondaRecord], interpreter: dict | None = None) -> str:
+    """Input-addressed, like the wheel route's: the locked conda packages (and the store
+    interpreter, when one provides python), never where the store lives."""
+    import base64  # lazy: as for _sha256
+    import hashlib
+
+    payload = {
+        "layout": CONDA_LAYOUT_VERSION,
+        "conda": sorted([r.name, r.version, r.build, r.sha256] for r in records),
+        "interpreter": interpreter,
+    }
+    digest = hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).digest()
+    return base64.b32encode(digest).decode().lower().rstrip("=")[:32]
+
+
+def history(packages: list[IngestedConda]) -> bytes:
+    """conda-meta/history: one revision installing every package. Its date is the newest
+    package's build time and it names no specs, so the same locked packages give the same bytes
+    whichever env file asked for them, on every machine."""
+    import datetime  # lazy: only conda prefixes write a history
+
+    stamps = [json.loads(p.info["info/index.json"]).get("timestamp") or 0 for p in packages]
+    when = datetime.datetime.fromtimestamp(max(stamps, default=0) / 1000, datetime.timezone.utc)
+    lines = [f"==> {when:%Y-%m-%d %H:%M:%S} <==", "# cmd: store realize"]
+    lines += [f"+{p.record.channel}::{p.record.identity}" for p in sorted(packages, key=lambda p: p.record.name)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def assemble(store: Store, dest: Path, packages: list[IngestedConda],
+             py_version: str | None = None, base: dict | None = None) -> list[Part]:
+    """Every part of a conda prefix at `dest`: `base` (an interpreter's venv files, or None for a
+    prefix whose python, if any, is a conda package), each package's parts, and conda-meta."""
+    batch = BlobBatch(store)
+    if py_version is None:
+        python = next((p for p in packages if p.record.name == "python"), None)
+        py_version = ".".join(python.record.version.split(".")[:2]) if python else None
+    placed = []
+    for pkg in packages:
+        parts, prefixed = place(store, pkg, dest, py_version, batch)
+        placed.append((parts, prefixed))
+    meta = {f"{CONDA_META}/history": batch.add(history(packages), False)}
+    batch.flush()  # manifests may name only blobs that exist
+    out: list[Part] = []
+    base_entries = dict(base["entries"]) if base else {}
+    base_entries.update(meta)
+    out.append(Part(PartKind.BASE, None, None, manifest.put(store, base_entries)))
+    for parts, prefixed in placed:
+        for part in parts:
+            if part.kind is PartKind.CONDA_PREFIX:
+                part = Part(PartKind.CONDA_PREFIX, part.package, part.version, manifest.put(store, prefixed))
+            out.append(part)
+    return out

@@ -1,0 +1,171 @@
+"""`store push`: a prefix's closure into a cache. Blobs first, then the manifests naming them,
+then the interpreter's record, and the prefix's signed record last, so a reader that finds a
+record finds everything it names, and two pushers of overlapping closures write the same
+objects under the same names. Reads the store; never writes it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from envstore.cache import objects
+from envstore.cache.keys import SecretKey, default_secret_key_path
+from envstore.cache.record import RECORD_FORMAT, Record
+from envstore.cache.remote import CacheError, open_remote
+from envstore.cache.transfer import Transfer, closure_blobs, packs_of, upload
+from envstore.errors import EnvstoreError, UsageError
+from envstore.install.prefix import PLACEMENT_VERSION, py_version, store_path, store_path_digest
+from envstore.interpreters import registry
+from envstore.ops.realize import RealizeOptions, choose_interpreter, env_name, lock_identity, obtain_lock
+from envstore.ops.substitute import interpreter_record
+from envstore.progress import phase, plural, size
+from envstore.store import layout, open_store
+from envstore.store.db import StoreDB
+from envstore.store.parts import PartKind
+
+Info = Callable[[str], None]
+
+
+class PushError(EnvstoreError):
+    code = "cache.push"
+
+
+@dataclass
+class PushReport:
+    records: list[str] = field(default_factory=list)  # store path names whose record was written
+    unchanged: list[str] = field(default_factory=list)
+    moved: Transfer = field(default_factory=Transfer)
+
+
+def push(targets: list[Path], store_root: Path | None, url: str, sign_key: Path | None, info: Info,
+         with_interpreter: bool = True) -> PushReport:
+    store = open_store(store_root)
+    root = Path(store.root)
+    key = _signing_key(sign_key)
+    remote = open_remote(url)
+    if key is None:
+        info("warning: no signing key (`store key generate`): the records pushed are unsigned, and "
+             "substituters refuse them unless unsigned records are allowed")
+    db = StoreDB(root)
+    report = PushReport()
+    if remote.get(objects.INFO_KEY) is None:
+        remote.put(objects.INFO_KEY, json.dumps({"format": objects.CACHE_FORMAT}).encode() + b"\n")
+    try:
+        dests = [_prefix_of(t, store, db, info) for t in targets]
+        for dest in dests:
+            row = db.prefix(dest)
+            record, manifests, interp = _record(root, db, dest, row)
+            with phase(info, f"pushing {dest.name} to {url}") as ph:
+                wanted = manifests + ([interp.manifest_id] if with_interpreter else [])
+                sending = ph.row("uploading blobs", noun="blob", report="{} uploaded")
+                moved = upload(remote, store, wanted, advance=sending.advance)
+                sending.finish(moved.blobs)
+                record.body["packs"] = packs_of(moved.located, closure_blobs(store, manifests))
+                if key is not None:
+                    record.sign(key)
+                wrote = _push_interpreter(remote, store, root, interp, key, moved) if with_interpreter else False
+                if moved.blobs or moved.manifests or wrote or remote.get(objects.record_key(dest.name)) != record.dumps():
+                    remote.put(objects.record_key(dest.name), record.dumps())  # last: it names all the above
+                    report.records.append(dest.name)
+                else:
+                    report.unchanged.append(dest.name)
+                _add(report.moved, moved)
+                ph.summary = (f"pushed {dest.name} ({plural(moved.manifests, 'manifest')}, "
+                              f"{plural(moved.packs, 'pack')}, {size(moved.bytes)} compressed)"
+                              if dest.name in report.records else f"{url} has {dest.name} already")
+    finally:
+        db.close()
+    return report
+
+
+def _add(total: Transfer, t: Transfer) -> None:
+    total.blobs += t.blobs
+    total.bytes += t.bytes
+    total.manifests += t.manifests
+    total.requests += t.requests
+    total.packs += t.packs
+
+
+def _signing_key(path: Path | None) -> SecretKey | None:
+    if path is not None:
+        return SecretKey.load(path)
+    default = default_secret_key_path()
+    return SecretKey.load(default) if default.exists() else None
+
+
+def _prefix_of(target: Path, store: Any, db: StoreDB, info: Info) -> Path:
+    """A prefix path as given, or the prefix an env file's current lock realizes to."""
+    root = Path(store.root)
+    target = target.absolute()
+    if target.is_dir():
+        dest = target.resolve()
+        if dest.parent != layout.envs_dir(root).resolve() or db.prefix(layout.envs_dir(root) / dest.name) is None:
+            raise UsageError(f"{target} is not a prefix of the store {root}", hint="give a prefix under STORE/envs/ or an env file")
+        return layout.envs_dir(root) / dest.name
+    if not target.is_file():
+        raise UsageError(f"{target}: no such env file or prefix")
+    lock = obtain_lock(target, store, RealizeOptions(frozen=True), info)
+    interpreter, lock = choose_interpreter(store, lock, info)
+    dest = store_path(root, env_name(target, lock), store_path_digest({"packages": lock_identity(lock)}, interpreter))
+    if db.prefix(dest) is None or not dest.is_dir():
+        raise PushError(f"{target} is not realized in this store ({dest.name})", hint=f"run `store realize {target}` first")
+    return dest
+
+
+def _record(root: Path, db: StoreDB, dest: Path, row: Any) -> tuple[Record, list[str], Any]:
+    interp = next((registry.info_from_record(root, r) for r in registry.read_records(root)
+                   if r["store_path"] == Path(row.interpreter).name), None)
+    if interp is None:
+        raise PushError(f"the interpreter of {dest.name} ({Path(row.interpreter).name}) is not in the store's registry")
+    by_manifest = {a.manifest_id: a for a in db.artifacts()}
+    placement_key = f"{py_version(interp)}/{PLACEMENT_VERSION}"
+    bytecode = {p.package: p.manifest for p in row.parts if p.kind is PartKind.BYTECODE}
+    wheels, identity, manifests = [], [], []
+    for part in row.parts:
+        if part.kind is not PartKind.WHEEL:
+            continue
+        art = by_manifest.get(part.source or "")
+        placed = db.placement(part.source or "", placement_key)
+        if art is None or placed is None or placed[0] != part.manifest:
+            raise PushError(f"{part.label} in {dest.name} has no artifact or placement record in this store",
+                            hint=f"`store verify --repair`, or realize it again")
+        core, sources, extra = placed
+        w = {"package": part.package, "version": part.version, "sha256": art.sha256, "filename": art.filename,
+             "url": art.url, "size": art.size, "manifest": part.source, "core": core, "extra": extra}
+        if sources:
+            w["sources"] = sources
+        if part.package in bytecode:
+            w["bytecode"] = bytecode[part.package]
+        wheels.append(w)
+        identity.append([(part.package or "").lower(), part.version, art.sha256])
+        manifests += [m for m in (part.source, core, sources, bytecode.get(part.package)) if m]
+    identity.sort(key=lambda i: i[0])
+    if hashlib.sha256(json.dumps(identity).encode()).hexdigest() != row.lock_hash or \
+            not dest.name.startswith(store_path_digest({"packages": identity}, interp) + "-"):
+        raise PushError(f"the parts of {dest.name} do not add up to its lock identity; refusing to push it",
+                        hint="`store verify` the prefix")
+    body = {"format": RECORD_FORMAT, "store_path": dest.name, "name": row.name, "lock": identity,
+            "interpreter": {"implementation": interp.implementation, "version": interp.version,
+                            "tree": interp.manifest_id, "store_path": interp.name},
+            "placement": placement_key, "wheels": wheels}
+    return Record(body, []), manifests, interp
+
+
+def _push_interpreter(remote: Any, store: Any, root: Path, interp: Any, key: SecretKey | None, moved: Transfer) -> bool:
+    """The interpreter's signed record, after its tree's objects; True when it was (re)written."""
+    record_key = objects.interpreter_key(interp.manifest_id)
+    raw = next(r for r in registry.read_records(root) if r["store_path"] == interp.name)
+    record = Record(interpreter_record(interp, raw), [])
+    record.body["packs"] = packs_of(moved.located, closure_blobs(store, [interp.manifest_id]))
+    if key is not None:
+        record.sign(key)
+    if remote.get(record_key) == record.dumps():
+        return False
+    remote.put(record_key, record.dumps())
+    return True
+
+
+__all__ = ["CacheError", "PushError", "PushReport", "push"]

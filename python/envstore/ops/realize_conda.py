@@ -1,0 +1,206 @@
+"""realize on the conda route: solve the env file's conda entries from its channels (or reuse
+the lock), compute the store path from the locked packages, and make it exist: fetch what the
+store lacks (sha256-checked), ingest (checked against each package's info/paths.json), place
+(placeholders rewritten for the store path), materialize, publish, register, out-link. The same
+locking as the wheel route: the shared store lock, then one lock per prefix being built.
+
+The lock is `pylock.toml` beside the env file: PEP 751's required keys with no Python packages,
+and the conda packages, exactly (channel, subdir, name, version, build, url, sha256, size), in a
+`[[tool.envstore.conda.packages]]` table; its `spec-hash` says which env file and channel
+configuration it was solved for."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from envstore import settings
+from envstore._core import remove_tree
+from envstore.conda.channels import channel_urls, load_config, pin_spec
+from envstore.conda.record import CondaRecord
+from envstore.errors import EnvstoreError, while_doing
+from envstore.install import conda as placing
+from envstore.install.prefix import publish, store_path
+from envstore.lockfile import LockfileError, lock_path_for
+from envstore.ops.fastpath import remember
+from envstore.progress import phase, plural, size
+from envstore.project import add_out_link
+from envstore.spec.conda_env import CondaEnv, is_explicit, parse_conda_env, read_explicit
+from envstore.store import layout, reserve
+from envstore.store.db import StoreDB
+from envstore.store.fs import write_atomic
+from envstore.store.locks import file_lock
+from envstore.store.session import StoreSession
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - 3.10
+    import tomli as tomllib
+
+Info = Callable[[str], None]
+CONDA_LOCK_VERSION = 1
+
+
+class CondaRealizeError(EnvstoreError):
+    code = "conda.realize"
+
+
+def spec_hash(env_file: Path, channels: list[str]) -> str:
+    """What a conda lock was solved from: the env file's bytes and the channel URLs they meant."""
+    h = hashlib.sha256(env_file.read_bytes())
+    h.update(json.dumps(channels).encode())
+    return h.hexdigest()
+
+
+def read_conda_lock(path: Path) -> tuple[str, list[CondaRecord]] | None:
+    """(spec-hash, records) of a conda lock at `path`, or None when there is none (or it is a
+    wheel-route lock)."""
+    if not path.is_file():
+        return None
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise LockfileError(f"cannot read the lockfile: {e}", path) from None
+    table = doc.get("tool", {}).get("envstore", {}).get("conda")
+    if not isinstance(table, dict):
+        return None
+    if table.get("version") != CONDA_LOCK_VERSION:
+        raise LockfileError(f"conda lock version {table.get('version')!r} is not {CONDA_LOCK_VERSION}", path,
+                            "the lockfile was written by another envstore; run `store lock` again")
+    records = []
+    for row in table.get("packages", []):
+        if not row.get("sha256"):
+            raise LockfileError(f"conda package {row.get('name')!r} has no sha256 in the lockfile", path)
+        records.append(CondaRecord.from_json(row))
+    return str(table.get("spec-hash", "")), records
+
+
+def write_conda_lock(path: Path, env: CondaEnv, records: list[CondaRecord], digest: str) -> None:
+    doc: dict[str, Any] = {
+        "lock-version": "1.0",
+        "created-by": "envstore",
+        "packages": [],
+        "tool": {"envstore": {"route": "conda", "conda": {
+            "version": CONDA_LOCK_VERSION,
+            "spec-hash": digest,
+            "specs": list(env.specs),
+            "packages": [r.to_json() for r in records],
+        }}},
+    }
+    write_atomic(path, tomli_w.dumps(doc).encode())
+
+
+def obtain_records(env_file: Path, env: CondaEnv, root: Path, frozen: bool, info: Info) -> list[CondaRecord]:
+    config = load_config()
+    base = env_file.parent
+    channels = channel_urls(env.channels, config, base)
+    specs = [pin_spec(s, config, base)[0] for s in env.specs]
+    digest = spec_hash(env_file, channels)
+    lock_path = lock_path_for(env_file)
+    locked = read_conda_lock(lock_path)
+    if locked is not None and locked[0] == digest:
+        return locked[1]
+    if frozen:
+        why = "does not exist" if locked is None else "is stale (the env file or its channels changed)"
+        raise LockfileError(f"the lockfile {why} but --frozen was given", lock_path, "run `store realize` first")
+    # lazy: rattler's solver loads only when a conda lock must be made
+    from envstore.conda.solve import solve
+
+    with phase(info, f"solving {env_file.name} from {plural(len(channels), 'conda channel')}") as ph:
+        records = solve(channels, specs, layout.cache_dir(root) / "conda-repodata-v1", origin=env_file.name)
+        ph.summary = f"solved {plural(len(records), 'conda package')}"
+    write_conda_lock(lock_path, env, records, digest)
+    return records
+
+
+def realize_conda(env_file: Path, store: Any, frozen: bool, out_link: bool, info: Info,
+                  reason: str, lock_timeout: float | None = None) -> Path:
+    info(f"conda route: {reason}")
+    root = Path(store.root)
+    if is_explicit(env_file):  # exact URLs and hashes already: nothing to solve, nothing to lock
+        name, records = read_explicit(env_file)
+        env = CondaEnv(env_file, name, (), (), (), reason)
+    else:
+        env = parse_conda_env(env_file)
+        if env.pip:
+            raise CondaRealizeError(f"{env_file.name}: a `- pip:` list on the conda route is not supported yet",
+                                    "install those packages from a conda channel, or use `packages-from: pypi`")
+        records = obtain_records(env_file, env, root, frozen, info)
+    dest = store_path(root, env.name, placing.store_path_digest(records))
+    with StoreSession(root, "shared", store=store, timeout=lock_timeout,
+                      on_wait=lambda: info("waiting for the store lock (a gc is running) ...")) as session:
+        db = session.db
+        if db.prefix(dest) is None or not dest.is_dir():
+            with file_lock(layout.env_lock_path(root, dest.name), exclusive=True):
+                if db.prefix(dest) is None or not dest.is_dir():
+                    _build(store, db, root, dest, env, records, info)
+        else:
+            db.touch_prefix(dest)
+        link = add_out_link(db, env_file, env.name, dest, info) if out_link else None
+    if link is not None and not is_explicit(env_file):  # the fast path answers next time, as for wheels
+        remember(env_file, lock_path_for(env_file), dest, link)
+    reserve.ensure(root)
+    return dest
+
+
+def _build(store, db: StoreDB, root: Path, dest: Path, env: CondaEnv, records: list[CondaRecord],
+           info: Info) -> None:
+    tmp = layout.tmp_dir(root) / f"realize-{os.getpid()}-{dest.name[:12]}"
+    tmp.mkdir(parents=True, exist_ok=True)
+    try:
+        packages = _ensure_packages(store, db, records, tmp, info)
+        settings.test_hook("conda.after_ingest")
+        with phase(info, f"building {dest.name} ({plural(len(packages), 'conda package')})") as ph:
+            try:
+                parts = placing.assemble(store, dest, packages)
+                settings.test_hook("prefix.before_rename")
+                publish(store, parts, dest, tmp, progress=ph)
+            except OSError as e:
+                raise while_doing(e, f"building {dest.name}") from None
+            ph.summary = f"built {dest.name}"
+        settings.test_hook("prefix.after_rename")
+        lock_hash = hashlib.sha256(json.dumps([r.to_json() for r in records], sort_keys=True).encode()).hexdigest()
+        db.register_prefix(dest, env.name, parts, "", [p.manifest_id for p in packages], lock_hash)
+    finally:
+        remove_tree(tmp)
+
+
+def _ensure_packages(store, db: StoreDB, records: list[CondaRecord], tmp: Path,
+                     info: Info) -> list[placing.IngestedConda]:
+    known = set(store.manifest_ids())
+    have: dict[str, placing.IngestedConda] = {}
+    missing = []
+    for r in records:
+        row = db.artifact(r.sha256)
+        if row is not None and row.manifest_id in known and store.manifest_blobs_present(row.manifest_id):
+            have[r.sha256] = placing.IngestedConda.load(store, r, row.manifest_id)
+        else:
+            missing.append(r)
+    if missing:
+        # lazy: the HTTP stack only when something is missing
+        from envstore.conda.fetch import fetch_packages
+
+        total = sum(r.size or 0 for r in missing)
+        what = f"{plural(len(missing), 'conda package')} ({size(total)})"
+
+        def ingest(record: CondaRecord, path: Path) -> None:
+            try:
+                pkg = placing.ingest(store, record, path)
+            except OSError as e:
+                raise while_doing(e, f"writing blobs for {record.name} {record.version}") from None
+            path.unlink(missing_ok=True)
+            db.register_artifact(record.sha256, pkg.manifest_id, record.fn, record.url, record.size or 0)
+            have[record.sha256] = pkg
+
+        with phase(info, f"fetching {what}") as ph:
+            fetch_packages(missing, tmp / "downloads", on_done=ingest)
+            ph.summary = f"fetched {what}"
+    db.touch_artifacts(list(have))
+    return [have[r.sha256] for r in sorted(records, key=lambda r: r.name)]
