@@ -46,6 +46,13 @@ ROWS: dict[int, str] = {
     47: "../test_index_stalls.py::test_many_packages_with_find_links_lock_without_deadlock",
     48: "../test_index_stalls.py::test_wheel_download_stalled_mid_body_fails_naming_the_url"
         " (and test_silent_index_fails_within_pip_timeout_naming_the_url)",
+    # conda packages (issue 15)
+    49: "../test_conda_ingest.py::test_row49_path_and_symlink_escapes_are_refused",
+    50: "../test_conda_ingest.py::test_row50_paths_json_mismatches_are_refused",
+    51: "../test_conda_ingest.py::test_row51_bombs_are_refused_while_decompressing"
+        " (and test_row51_member_count_and_total_size_limits)",
+    52: "../test_conda_realize.py::test_row52_store_path_longer_than_the_binary_placeholder",
+    53: "../test_conda_realize.py::test_row53_repodata_that_lies_is_refused_then_fixed",
     # the binary cache (issue 18)
     56: "../test_cache.py::test_a_record_signed_by_an_untrusted_key_is_refused"
         " (and test_unsigned_records_are_taken_only_when_allowed, the unsigned/tampered-record cases of"
@@ -56,11 +63,12 @@ ROWS: dict[int, str] = {
     59: "../test_cache.py::test_two_pushers_at_once_leave_a_consistent_cache"
         " (and test_two_pushers_at_once_into_s3, test_cache_gc_keeps_roots_and_young_objects)",
 }
+CONDA_ROWS = [49, 50, 51, 52, 53]  # 54 and 55 are source builds (issue 16), not built yet
 CACHE_ROWS = [56, 57, 58, 59]
 
 
 def test_every_row_has_a_test() -> None:
-    assert sorted(ROWS) == list(range(1, 49)) + CACHE_ROWS
+    assert sorted(ROWS) == list(range(1, 49)) + CONDA_ROWS + CACHE_ROWS
     for row, where in ROWS.items():
         file, _, name = where.partition("::")
         assert f"def {name.split()[0]}(" in (HERE / file).read_text(), (row, where)

@@ -80,7 +80,10 @@ def load_located_file(path: Path) -> Located:
 
 
 def conda_route(path: Path) -> str | None:
-    """The conda route's reason for the env file at `path`, or None (the wheel route)."""
+    """The conda route's reason for the env file at `path`, or None (the wheel route). Only a
+    conda-style YAML env file can take it; requirements files and pylock input never do."""
+    if not path.name.endswith((".yml", ".yaml")):
+        return None
     return route_reason(load_located_file(path))
 
 
