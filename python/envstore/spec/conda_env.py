@@ -84,7 +84,11 @@ def conda_route(path: Path) -> str | None:
     conda-style YAML env file can take it; requirements files and pylock input never do."""
     if not path.name.endswith((".yml", ".yaml")):
         return None
-    return route_reason(load_located_file(path))
+    try:
+        doc = load_located_file(path)
+    except (SpecError, OSError, UnicodeDecodeError):
+        return None  # the wheel route's parser reports it, with the same message in its usual place
+    return route_reason(doc)
 
 
 def _name(spec: str) -> str:
