@@ -60,18 +60,32 @@ def layer_of(module: str) -> int | None:
     return None if best is None else best[1]
 
 
-def _lazy_reason(lines: list[str], lineno: int) -> str | None:
-    """The `# lazy: reason` on the import's line, or on the comment line above the run of
-    consecutive import lines it belongs to (one reason may cover a function's block of imports)."""
-    if "# lazy:" in lines[lineno - 1]:
-        return lines[lineno - 1].split("# lazy:", 1)[1].strip() or None
-    i = lineno - 2
-    while i >= 0 and lines[i].strip().startswith(("from ", "import ", ")")) or (
-            i >= 0 and lines[i].startswith((" ", "\t")) and lines[i].strip().endswith((",", "(")) ):
-        i -= 1
-    if i >= 0 and lines[i].strip().startswith("# lazy:"):
-        return lines[i].split("# lazy:", 1)[1].strip() or None
+def _reason_in(lines: list[str], first: int, last: int) -> str | None:
+    for text in lines[first - 1:last]:
+        if "# lazy:" in text:
+            return text.split("# lazy:", 1)[1].strip() or None
     return None
+
+
+def _lazy_reasons(tree: ast.AST, lines: list[str]) -> dict[int, str | None]:
+    """id(import node) -> its `# lazy: reason`: on the import's own lines, or on the line above the
+    run of adjacent import lines it belongs to (one reason may head a function's block of imports)."""
+    reasons: dict[int, str | None] = {}
+    for node in ast.walk(tree):
+        for body in (getattr(node, f, None) for f in ("body", "orelse", "finalbody")):
+            if not isinstance(body, list):
+                continue
+            head: str | None = None
+            previous: ast.stmt | None = None
+            for stmt in body:
+                if not isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                    previous = None
+                    continue
+                if previous is None or stmt.lineno > (previous.end_lineno or previous.lineno) + 1:
+                    head = _reason_in(lines, stmt.lineno - 1, stmt.lineno - 1) if stmt.lineno > 1 else None
+                reasons[id(stmt)] = _reason_in(lines, stmt.lineno, stmt.end_lineno or stmt.lineno) or head
+                previous = stmt
+    return reasons
 
 
 def imports_of(path: Path, root: Path, modules: set[str]) -> list[Import]:
@@ -81,6 +95,7 @@ def imports_of(path: Path, root: Path, modules: set[str]) -> list[Import]:
     tree = ast.parse(text)
     found: list[Import] = []
     in_function: set[int] = set()
+    reasons = _lazy_reasons(tree, lines)
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
             for inner in ast.walk(node):
@@ -104,7 +119,7 @@ def imports_of(path: Path, root: Path, modules: set[str]) -> list[Import]:
             if target == "envstore" or target.startswith("envstore."):
                 lazy = id(node) in in_function
                 found.append(Import(source, target, node.lineno, lazy,
-                                    _lazy_reason(lines, node.lineno) if lazy else None))
+                                    reasons.get(id(node)) if lazy else None))
     return found
 
 

@@ -113,13 +113,7 @@ def _edit_and_realize(app, env_file: Path | None, edit: Edit, no_realize: bool, 
     # lazy: a command loads its own ops; `store --help` loads none
     from envstore.errors import UsageError
     from envstore.lockfile import lock_path_for
-    # lazy: a command loads its own ops; `store --help` loads none
-    from envstore.ops.realize import (
-        RealizeOptions,
-        obtain_lock,
-        realize,
-    )
-    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.ops.realize import RealizeOptions, obtain_lock, realize
     from envstore.spec import SpecError
     from envstore.spec.envfile import parse_env_file
 

@@ -84,11 +84,7 @@ def prefix_for(app: Any, target: str, index: IndexOptions | None = None) -> tupl
     if not path.is_file():
         raise UsageError(f"no env file or prefix at {target}")
     # lazy: a command loads its own ops; `store --help` loads none
-    from envstore.ops.realize import (
-        RealizeOptions,
-        realize,
-    )
-    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.ops.realize import RealizeOptions, realize
     from envstore.project import out_link_of
 
     prefix = realize(path, app.store_root, RealizeOptions(index=index), app.info)

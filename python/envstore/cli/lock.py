@@ -35,12 +35,7 @@ def command(app, env_file: Path | None, index: IndexOptions | None, upgrade: boo
     """
     # lazy: a command loads its own ops; `store --help` loads none
     from envstore.errors import UsageError
-    # lazy: a command loads its own ops; `store --help` loads none
-    from envstore.lockfile import (
-        lock_path_for,
-        read_lock,
-    )
-    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.lockfile import lock_path_for, read_lock
     from envstore.progress import duration, plural
     from envstore.resolve.lock import lock_env
     from envstore.spec import find_env_file

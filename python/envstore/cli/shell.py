@@ -18,10 +18,7 @@ def activation_for(app, env: str | None):
     """What to activate: ENV (an env file, realized now; a prefix; an out-link), else the
     default env file here (realized now), else what the shims would use in this directory."""
     # lazy: a command loads its own ops; `store --help` loads none
-    from envstore.ops.activate import (
-        Activation,
-        label_for,
-    )
+    from envstore.ops.activate import Activation, label_for
 
     if env is None:
         try:
@@ -54,11 +51,7 @@ def activate_command(app, shell: str | None, env: str | None) -> None:
     defines `deactivate` to undo all of it.
     """
     # lazy: a command loads its own ops; `store --help` loads none
-    from envstore.ops.activate import (
-        activate_script,
-        detect_shell,
-    )
-    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.ops.activate import activate_script, detect_shell
     from envstore.settings import SHELL
 
     act = activation_for(app, env)
@@ -73,7 +66,6 @@ def shell_command(app, env: str | None) -> None:
     """Start $SHELL with an environment active; `exit` returns to where you were."""
     # lazy: a command loads its own ops; `store --help` loads none
     from envstore.ops.activate import shell_command as build
-    # lazy: a command loads its own ops; `store --help` loads none
     from envstore.settings import SHELL
 
     act = activation_for(app, env)
