@@ -28,6 +28,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                 "envstore.conda", "envstore.conda.")),
     ("resolve", ("envstore.resolve", "envstore.resolve.", "envstore.conda.solve")),
     ("install", ("envstore.install", "envstore.install.")),
+    ("build", ("envstore.build", "envstore.build.")),
     ("ops", ("envstore.ops", "envstore.ops.")),
     ("cli", ("envstore.cli", "envstore.cli.")),
     ("entry", ("envstore.entry",)),
