@@ -533,3 +533,29 @@ def test_two_pushers_at_once_into_s3(pushed: Pushed, seeded: Path, s3: s3_server
     args = ["--store", str(seeded), "realize", str(pushed.env_file), "--no-out-link", "--substituter", url,
             "--trusted-key", pushed.public_key]
     assert Path(ok(run(*args, env=pushed.isolated(**s3.env()))).stdout.strip()).name == pushed.store_path
+
+
+# issue 18, second part: interpreters by what is known before compiling; the config file --------
+def test_python_import_takes_the_compiled_interpreter_from_the_cache(pushed: Pushed, tmp_path: Path) -> None:
+    python = next((pushed.a_root / "python").glob("*-cpython-*")).name
+    exe = shutil.which(f"python{'.'.join(python.rsplit('-', 1)[-1].split('.')[:2])}",
+                       path=_pyenv_bin(python.rsplit("-", 1)[-1]))
+    root = tmp_path / "store-i"
+    proc = ok(run("--store", str(root), "python", "import", str(exe), "--substituter", pushed.url(),
+                  "--trusted-key", pushed.public_key, env=pushed.home_env))
+    assert Path(proc.stdout.strip()).name == python  # A's store path, not a new compile
+    assert "taken from a binary cache" in proc.stderr and "compiling bytecode" not in proc.stderr, proc.stderr
+    remove_store(root)
+
+
+def test_the_config_file_names_the_cache_and_a_malformed_one_is_one_message(pushed: Pushed, seeded: Path) -> None:
+    config = seeded / "config.toml"
+    config.write_text(f'[cache]\nsubstituters = ["{pushed.url()}"]\ntrusted-keys = ["{pushed.public_key}"]\n')
+    args = ["--store", str(seeded), "realize", str(pushed.env_file), "--no-out-link", "--offline"]
+    proc = ok(run(*args, env=pushed.isolated()))
+    assert Path(proc.stdout.strip()).name == pushed.store_path and "substituted" in proc.stderr
+    config.write_text("[cache]\nsubstituters = 'not a list'\n")
+    bad = run(*args, env=pushed.isolated())
+    assert bad.returncode == 1 and bad.stdout == "" and "Traceback" not in bad.stderr
+    errors = [line for line in bad.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and str(config) in errors[0] and "cache.substituters must be a list" in errors[0], bad.stderr

@@ -341,7 +341,34 @@ def file_hash(path: Path) -> str:
     return "sha256:" + hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def pin_changes(old: Lock | None, new: Lock) -> list[str]:
+    """The pins that differ between two locks, one line each, sorted by name: `+ name version`
+    (added), `- name version` (removed), `~ name old -> new` (moved). A package locked at several
+    versions (one per marker) is compared as its set of versions. Empty when the pins agree."""
+    from packaging.utils import canonicalize_name
+
+    def pins(lock: Lock | None) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for p in lock.packages if lock else ():
+            out.setdefault(canonicalize_name(p.name), []).append(p.version)
+        return {k: sorted(v) for k, v in out.items()}
+
+    before, after = pins(old), pins(new)
+    lines = []
+    for name in sorted(before.keys() | after.keys()):
+        a, b = before.get(name), after.get(name)
+        if a == b:
+            continue
+        if a is None:
+            lines.append(f"+ {name} {', '.join(b or ())}")
+        elif b is None:
+            lines.append(f"- {name} {', '.join(a)}")
+        else:
+            lines.append(f"~ {name} {', '.join(a)} -> {', '.join(b)}")
+    return lines
+
+
 __all__ = [
     "Lock", "LockedPackage", "LockedWheel", "LockfileError", "Misfit", "tag_rank", "wheel_tags", "dumps_lock", "file_hash",
-    "lock_path_for", "parse_lock", "read_lock", "write_lock",
+    "lock_path_for", "parse_lock", "pin_changes", "read_lock", "write_lock",
 ]

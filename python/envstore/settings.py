@@ -82,6 +82,11 @@ TRUSTED_KEYS = EnvVar(
     "Public keys (NAME:BASE64, space-separated) whose signatures make a cache's prefix records trusted; "
     "--trusted-key adds to them.",
 )
+ALLOW_UNSIGNED = EnvVar(
+    "ENVSTORE_ALLOW_UNSIGNED",
+    "Set to 1 to accept a cache's records that no trusted key signed (as --allow-unsigned); 0 turns "
+    "`allow-unsigned` of the config file off.",
+)
 AWS_ACCESS_KEY_ID = EnvVar("AWS_ACCESS_KEY_ID", "S3 access key of an s3:// cache.")
 AWS_SECRET_ACCESS_KEY = EnvVar("AWS_SECRET_ACCESS_KEY", "S3 secret key of an s3:// cache.")
 AWS_SESSION_TOKEN = EnvVar("AWS_SESSION_TOKEN", "S3 session token of an s3:// cache (temporary credentials).")
@@ -124,7 +129,7 @@ ALL = (
     STORE_ROOT, FSYNC, XDG_DATA_HOME, INDEX_URL, EXTRA_INDEX_URL, FIND_LINKS, OFFLINE,
     PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS, PIP_CONFIG_FILE, PIP_CERT, PIP_DEFAULT_TIMEOUT,
     PIP_TIMEOUT, XDG_CONFIG_HOME, XDG_CONFIG_DIRS, PYENV_ROOT, PATH, PYTHON_URL, PYTHON_BUILD,
-    UV_PYTHON_INSTALL_DIR, SHELL, SHIM_HOPS, SUBSTITUTERS, TRUSTED_KEYS, AWS_ACCESS_KEY_ID,
+    UV_PYTHON_INSTALL_DIR, SHELL, SHIM_HOPS, SUBSTITUTERS, TRUSTED_KEYS, ALLOW_UNSIGNED, AWS_ACCESS_KEY_ID,
     AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION, AWS_DEFAULT_REGION, AWS_ENDPOINT_URL, AWS_PROFILE,
     AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE, TEST_CRASH_AT, TEST_PAUSE_AT, TEST_LINK_ERRNO, TEST_MAX_LINKS,
 )
@@ -159,6 +164,11 @@ def test_link_faults() -> dict[str, int]:
     if max_links:
         faults["test_max_links"] = int(max_links)
     return faults
+
+
+def truthy(value: str | None) -> bool:
+    """An on/off variable: 1, true, yes, on (any case) are on."""
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def fsync_enabled() -> bool:

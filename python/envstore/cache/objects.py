@@ -17,6 +17,10 @@ BLOBS = "blobs-v1/"
 MANIFESTS = "manifests-v1/"
 RECORDS = "records-v1/"
 INTERPRETERS = "python-v1/"
+# One signed record per (wheel, interpreter): what a store needs to place that wheel for that
+# interpreter without the index or a compiler, so a prefix the cache has no record of can still
+# take the wheels it shares with the prefixes that were pushed (a partial hit).
+WHEELS = "wheels-v1/"
 PACKS = "packs-v1/"
 # Small blobs travel in packs (as git and attic batch small objects): one object of many
 # compressed blobs, and its index. Per-object requests dominate a pull of many small files.
@@ -49,6 +53,23 @@ def record_key(store_path_name: str) -> str:
 
 def interpreter_key(store_path_name: str) -> str:
     return f"{INTERPRETERS}{store_path_name}.json"
+
+
+def interpreter_alias_key(kind: str, value: str) -> str:
+    """The interpreter's record again, found by what a machine knows before importing it: the
+    hash of the staged tree before its bytecode is compiled (`source`), or the sha256 of the
+    python-build-standalone archive it came from (`archive`)."""
+    return f"{INTERPRETERS}by-{kind}/{value}.json"
+
+
+def wheel_key(sha256: str, interpreter_tree: str) -> str:
+    return f"{WHEELS}{sha256}/{interpreter_tree}.json"
+
+
+def wheel_record_name(sha256: str, interpreter_tree: str) -> str:
+    """What a wheel record's `store_path` field holds: the record names what it is for, and a
+    record copied under another wheel's key is refused like a prefix record of another path."""
+    return f"wheel-{sha256}-{interpreter_tree}"
 
 
 def pack_key(pack_id: str) -> str:

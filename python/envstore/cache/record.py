@@ -18,6 +18,7 @@ _SIGNED = b"envstore-record-v1\n"  # domain separation: a record signature signs
 
 
 PREFIX_FIELDS = ("store_path", "lock", "interpreter", "wheels")
+WHEEL_FIELDS = ("store_path", "interpreter", "placement", "wheels")  # `wheels` holds the one wheel
 INTERPRETER_FIELDS = ("store_path", "tree", "manifest_id", "implementation", "version", "marker_env", "tags",
                       "executable")
 
@@ -65,9 +66,11 @@ class Record:
         except (ValueError, KeyError, TypeError) as e:
             raise RecordRefused(f"the record {where} is not a readable envstore record ({e}); refused") from None
 
-    def check(self, trusted: list[PublicKey], expected_path: str, where: str, allow_unsigned: bool = False) -> str:
-        """Who signed it, when one of `trusted` did; else RecordRefused. A record for another
-        store path is refused whoever signed it."""
+    def check(self, trusted: list[PublicKey], expected_path: str, where: str,
+              allow_unsigned: bool = False) -> str | None:
+        """Who signed it, when one of `trusted` did; None when none did but unsigned records are
+        allowed (whatever signatures it carries: allowing them means trusting the cache itself);
+        else RecordRefused. A record for another store path is refused whoever signed it."""
         if self.store_path != expected_path:
             raise RecordRefused(f"the record {where} is for {self.store_path}, not {expected_path}; refused")
         message = _SIGNED + canonical(self.body)
@@ -83,7 +86,7 @@ class Record:
             if key is not None and key.verify(sig, message):
                 return name
         if allow_unsigned:
-            return "nobody (unsigned records allowed)"
+            return None
         if any(n in by_name for n in names):
             raise RecordRefused(f"the record {where} has a signature by {', '.join(n for n in names if n in by_name)} "
                                 "that does not verify (tampered, or signed by another key of that name); refused",

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from envstore.cli.envfile import file_option
-from envstore.cli.options import index_options
+from envstore.cli.options import index_options, python_option
 
 if TYPE_CHECKING:
     from envstore.index.config import IndexOptions
@@ -20,12 +20,18 @@ if TYPE_CHECKING:
 @file_option("env_file")
 @click.argument("env_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @index_options
+@python_option
 @click.option("--upgrade", is_flag=True, help="Ignore the existing lock's pins and take the newest versions.")
 @click.option("--upgrade-package", "upgrade_packages", multiple=True, metavar="NAME",
               help="Allow this package to move off its pinned version; repeatable.")
+@click.option("--check", is_flag=True,
+              help="Write nothing; exit 1 (naming the pins that differ) when the lockfile would change.")
+@click.option("--dry-run", "dry_run", is_flag=True,
+              help="Write nothing; print the pins that would change (+ added, - removed, ~ moved).")
 @click.pass_obj
 def command(app, env_file: Path | None, index: IndexOptions | None, upgrade: bool,
-            upgrade_packages: tuple[str, ...]) -> None:
+            upgrade_packages: tuple[str, ...], check: bool = False, dry_run: bool = False,
+            python: str | None = None) -> None:
     """Resolve ENV_FILE or -f FILE and write its lockfile.
 
     ENV_FILE defaults to the first of env.yml, environment.yml, env.yaml and environment.yaml here.
@@ -52,8 +58,53 @@ def command(app, env_file: Path | None, index: IndexOptions | None, upgrade: boo
         click.echo(str(env_file.absolute()))
         return
     store = app.store()
-    lock = lock_env(env_file, store, index, upgrade=upgrade, upgrade_packages=upgrade_packages, progress=app.info)
+    if check or dry_run:
+        _check_or_dry_run(app, env_file, store, index, upgrade, upgrade_packages, check, python)
+        return
+    lock = lock_env(env_file, store, index, upgrade=upgrade, upgrade_packages=upgrade_packages, progress=app.info,
+                    python=python)
     path = lock_path_for(env_file)
     app.info(f"locked {plural(len(lock.packages), 'package')} for python {lock.interpreter.get('version', '?')} "
              f"in {duration(time.monotonic() - started)}")
     click.echo(str(path.absolute()))
+
+
+def _check_or_dry_run(app: Any, env_file: Path, store: Any, index: IndexOptions | None, upgrade: bool,
+                      upgrade_packages: tuple[str, ...], check: bool, python: str | None) -> None:
+    """`--check` / `--dry-run`: resolve as `store lock` would, write nothing, and compare with
+    the lockfile on disk byte for byte (the writer is deterministic, so equal content is equal
+    text); the pin lines go to stdout for --dry-run, to stderr for --check (CI reads the exit)."""
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.lockfile import LockfileError, dumps_lock, lock_path_for, pin_changes, read_lock
+    from envstore.progress import plural
+
+    path = lock_path_for(env_file)
+    new = _lock_without_writing(env_file, store, index, upgrade, upgrade_packages, app.info, python)
+    old_text = path.read_text(encoding="utf-8") if path.is_file() else None
+    old = read_lock(path) if old_text is not None else None
+    changed = old_text != dumps_lock(new)
+    lines = pin_changes(old, new)
+    if not check:
+        for line in lines:
+            click.echo(line)
+        app.info(f"{path.name}: " + ("would be written" if old is None else
+                                     f"{plural(len(lines), 'pin')} would change" if lines else
+                                     "would be rewritten (same pins, other fields)" if changed else "up to date"))
+        return
+    if not changed:
+        app.info(f"{path.name} is up to date")
+        return
+    for line in lines:
+        app.info(line)
+    what = "does not exist" if old is None else (f"is out of date: {plural(len(lines), 'pin')} would change"
+                                                 if lines else "is out of date (same pins, other fields)")
+    raise LockfileError(f"the lockfile {what}", path, "run `store lock` and commit the result")
+
+
+def _lock_without_writing(env_file: Path, store: Any, index: IndexOptions | None, upgrade: bool,
+                          upgrade_packages: tuple[str, ...], info: Any, python: str | None) -> Any:
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.resolve.lock import lock_env
+
+    return lock_env(env_file, store, index, upgrade=upgrade, upgrade_packages=upgrade_packages, write=False,
+                    progress=info, python=python)

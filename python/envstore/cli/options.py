@@ -53,7 +53,7 @@ _CACHE_FLAGS = ("substituter_urls", "trusted_keys", "allow_unsigned")
 
 def substituter_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Add the binary-cache flags; the command receives them as `substituters`
-    (a `Substituters`, or None when neither a flag nor ENVSTORE_SUBSTITUTERS names a cache)."""
+    (a `Substituters`, or None when no flag, ENVSTORE_SUBSTITUTERS or config file names a cache)."""
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -61,18 +61,27 @@ def substituter_options(f: Callable[..., Any]) -> Callable[..., Any]:
         # lazy: the cache package (crypto, zstd) loads only for a command that runs
         from envstore.ops.substitute import Substituters
 
+        app = click.get_current_context().find_root().obj  # --store decides which STORE/config.toml is read
         subs = Substituters.configured(tuple(given["substituter_urls"]), tuple(given["trusted_keys"]),
-                                       given["allow_unsigned"])
+                                       given["allow_unsigned"], getattr(app, "store_root", None))
         kwargs["substituters"] = subs if subs.urls else None
         return f(*args, **kwargs)
 
     g: Callable[..., Any] = click.option(
         "--allow-unsigned", "allow_unsigned", is_flag=True,
-        help="Accept a cache's records that no trusted key signed (a cache you control end to end).")(wrapper)
+        help="Accept a cache's records that no trusted key signed (a cache you control end to end) "
+             "[env: ENVSTORE_ALLOW_UNSIGNED; config: allow-unsigned].")(wrapper)
     g = click.option("--trusted-key", "trusted_keys", multiple=True, metavar="NAME:BASE64",
                      help="Public key whose signatures make a cache's records trusted; repeatable "
-                          "[env: ENVSTORE_TRUSTED_KEYS].")(g)
+                          "[env: ENVSTORE_TRUSTED_KEYS; config: trusted-keys].")(g)
     g = click.option("--substituter", "substituter_urls", multiple=True, metavar="URL",
                      help="Binary cache asked before the index (s3://BUCKET[/PATH], file:///PATH); repeatable "
-                          "[env: ENVSTORE_SUBSTITUTERS].")(g)
+                          "[env: ENVSTORE_SUBSTITUTERS; config: substituters].")(g)
     return g
+
+
+def python_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Add `--python X.Y`: the interpreter to lock for (a conda-style version, as `python=` takes);
+    the command receives it as `python` (None when not given)."""
+    return click.option("--python", "python", default=None, metavar="X.Y",
+                        help="Interpreter version to use (within the env file's python=), e.g. 3.12.")(f)

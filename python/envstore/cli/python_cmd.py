@@ -7,8 +7,14 @@ from pathlib import Path
 
 import click
 
+from typing import TYPE_CHECKING
+
 from envstore.cli.format import human_bytes, json_document
+from envstore.cli.options import substituter_options
 from envstore.progress import duration, plural
+
+if TYPE_CHECKING:
+    from envstore.ops.substitute import Substituters
 
 
 @click.group("python")
@@ -71,6 +77,8 @@ def _report(app, result) -> None:  # type: ignore[no-untyped-def]
     info = result.info
     if result.reused:
         app.info(f"python {info.version} already in the store (unchanged since it was imported)")
+    elif result.substituted:
+        app.info(f"python {info.version} taken from a binary cache with its bytecode")
     elif result.ingest is not None:
         ing = result.ingest
         app.info(f"imported python {info.version}: {plural(ing.files, 'file')}, {human_bytes(ing.bytes)}; "
@@ -82,18 +90,31 @@ def _report(app, result) -> None:  # type: ignore[no-untyped-def]
 @command.command("import")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--force", is_flag=True, help="Import again even if this installation is unchanged since last time.")
+@substituter_options
 @click.pass_obj
-def import_cmd(app, path: Path, force: bool) -> None:
+def import_cmd(app, path: Path, force: bool, substituters: Substituters | None) -> None:
     """Import the installation at PATH (its prefix or its python executable).
 
     Site-packages contents and caches are left out, bytecode is regenerated as hash-based .pyc,
     and the tree is relocated (RUNPATH, shebangs, build data) so it runs from the store and
-    keeps working after the original is deleted. Prints the store path.
+    keeps working after the original is deleted. Configured substituters are asked for the
+    compiled interpreter of the staged tree first. Prints the store path.
     """
     # lazy: a command loads its own ops; `store --help` loads none
     from envstore.interpreters import import_interpreter
 
-    _report(app, import_interpreter(app.store(), path, reuse=not force, progress=app.info))
+    store = app.store()
+    _report(app, import_interpreter(store, path, reuse=not force, progress=app.info,
+                                    substitute=_substitute(store, substituters, app)))
+
+
+def _substitute(store, substituters: Substituters | None, app):  # type: ignore[no-untyped-def]
+    if substituters is None:
+        return None
+    # lazy: the cache package (crypto, zstd) loads only when a substituter is configured
+    from envstore.ops.substitute import interpreter_substituter
+
+    return interpreter_substituter(store, substituters, app.info)
 
 
 @command.command("install")
@@ -101,18 +122,22 @@ def import_cmd(app, path: Path, force: bool) -> None:
 @click.option("--from", "source", metavar="FILE|URL",
               help="A python-build-standalone install_only archive (.tar.gz/.tar.zst) to install.")
 @click.option("--sha256", help="Expected sha256 of the archive (else <archive>.sha256 is used).")
+@substituter_options
 @click.pass_obj
-def install_cmd(app, version: str, source: str | None, sha256: str | None) -> None:
+def install_cmd(app, version: str, source: str | None, sha256: str | None, substituters: Substituters | None) -> None:
     """Install python VERSION from a python-build-standalone archive.
 
     Downloads from the template in ENVSTORE_PYTHON_URL (fill-ins {version}, {triple}, {build};
     ENVSTORE_PYTHON_BUILD gives {build}) unless --from names a file or URL. The sha256 is checked.
+    Configured substituters are asked by the archive's sha256 before anything is downloaded.
     Prints the store path.
     """
     # lazy: a command loads its own ops; `store --help` loads none
     from envstore.interpreters import install_interpreter
 
-    _report(app, install_interpreter(app.store(), version, source, sha256, progress=app.info))
+    store = app.store()
+    _report(app, install_interpreter(store, version, source, sha256, progress=app.info,
+                                     substitute=_substitute(store, substituters, app)))
 
 
 @command.command("remove")

@@ -20,7 +20,9 @@ from pathlib import Path
 from envstore._core import Store
 from envstore.conda.record import CondaRecord
 from envstore.errors import EnvstoreError
-from envstore.install.place import BlobBatch, read_blob
+from envstore.install.bytecode import put_sources
+from envstore.install.place import BlobBatch, Layout, read_blob
+from envstore.install import prefix
 from envstore.store import manifest
 from envstore.store.parts import Part, PartKind
 
@@ -239,17 +241,21 @@ def _prefix_record(pkg: IngestedConda, paths: list[dict]) -> bytes:
     return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
 
 
-def store_path_digest(records: list[CondaRecord], interpreter: dict | None = None) -> str:
+def store_path_digest(records: list[CondaRecord], interpreter: dict | None = None,
+                      pip: list[list[str]] | None = None) -> str:
     """Input-addressed, like the wheel route's: the locked conda packages (and the store
-    interpreter, when one provides python), never where the store lives."""
+    interpreter, when one provides python, and the wheels of the `- pip:` list), never where
+    the store lives."""
     import base64  # lazy: as for _sha256
     import hashlib
 
-    payload = {
+    payload: dict = {
         "layout": CONDA_LAYOUT_VERSION,
         "conda": sorted([r.name, r.version, r.build, r.sha256] for r in records),
         "interpreter": interpreter,
     }
+    if pip:  # only then: the store paths of conda envs without a pip half stay what they were
+        payload["pip"] = sorted(pip)
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).digest()
     return base64.b32encode(digest).decode().lower().rstrip("=")[:32]
 
@@ -291,3 +297,28 @@ def assemble(store: Store, dest: Path, packages: list[IngestedConda],
                 part = Part(PartKind.CONDA_PREFIX, part.package, part.version, manifest.put(store, prefixed))
             out.append(part)
     return out
+
+
+def noarch_sources(store: Store, parts: list[Part], py_version: str | None) -> list[tuple[str, str, str | None]]:
+    """(package, version, sources manifest) of each conda package's prefix-independent files
+    below site-packages: what bytecode is compiled from, per (content, interpreter) as for wheels."""
+    if not py_version:
+        return []
+    site = f"lib/python{py_version}/site-packages"
+    out = []
+    for part in parts:
+        if part.kind is PartKind.CONDA and part.manifest:
+            out.append((part.package or "", part.version or "",
+                        put_sources(store, manifest.entries(store, part.manifest), site)))
+    return out
+
+
+def place_wheels(store: Store, db, dest: Path, wheels: list, py_version: str) -> tuple[list[Part], list[tuple[str, str, str | None]]]:
+    """The `- pip:` wheels placed into the conda prefix's site-packages (the wheel route's own
+    cached placement per (wheel, python X.Y)), scripts naming the prefix's bin/python; and the
+    sources each one's bytecode is compiled from."""
+    placements = prefix.place_wheels(store, db, wheels, Layout(prefix=dest, py_version=py_version), BlobBatch(store))
+    parts: list[Part] = []
+    for w, pl in zip(wheels, placements):
+        parts += prefix.wheel_parts(store, w, pl)
+    return parts, [(w.package, w.version, pl.sources) for w, pl in zip(wheels, placements)]

@@ -101,37 +101,50 @@ def assemble(
     layout = Layout(prefix=dest, py_version=py_version(interpreter))
     batch = BlobBatch(store)
     base = _base_manifest(batch, interpreter, layout)
+    placements = place_wheels(store, db, wheels, layout, batch, progress)
+    parts = [base_part(manifest.put_document(store, base))]
+    bytecode = compile_all(
+        store, db, [p.sources for p in placements], Path(interpreter.executable), interpreter.manifest_id, tmp,
+        progress=progress,
+    )
+    for w, pl, compiled in zip(wheels, placements, bytecode):
+        parts += wheel_parts(store, w, pl)
+        if compiled is not None:
+            parts.append(Part(PartKind.BYTECODE, w.package, w.version, compiled))
+    return parts
+
+
+def place_wheels(store: Store, db: StoreDB, wheels: list[IngestedWheel], layout: Layout, batch: BlobBatch,
+                 progress: Phase | None = None) -> list[Placement]:
+    """Each wheel placed for `layout` (the cached core placement per (wheel, python X.Y) when it
+    is intact, else a new one, registered); `batch` is flushed, so every blob they name exists."""
     key = f"{layout.py_version}/{PLACEMENT_VERSION}"
-    placing = progress.row("placing wheels", total=len(wheels), noun="wheel")
+    placing = (progress or silent()).row("placing wheels", total=len(wheels), noun="wheel")
     placements = []
     for w in wheels:
         placements.append(_placement(store, db, w, key, layout, batch))
         placing.advance()
     batch.flush()  # manifests may name only blobs that exist
-    parts = [base_part(manifest.put_document(store, base))]
     new_rows = []
     for w, pl in zip(wheels, placements):
         if pl.core_id is None:
             pl.core_id = manifest.put_document(store, pl.core_doc)
             pl.sources = put_sources(store, pl.core_doc["entries"], layout.site_packages)
             new_rows.append((w.manifest_id, key, pl.core_id, pl.sources, pl.placed.extra_json()))
-    bytecode = compile_all(
-        store, db, [p.sources for p in placements], Path(interpreter.executable), interpreter.manifest_id, tmp,
-        progress=progress,
-    )
-    for w, pl, compiled in zip(wheels, placements, bytecode):
-        parts.append(Part(PartKind.WHEEL, w.package, w.version, pl.core_id, source=w.manifest_id))
-        if pl.prefix_doc is not None:
-            scripts = manifest.put_document(store, pl.prefix_doc)
-            parts.append(Part(PartKind.SCRIPTS, w.package, w.version, scripts))
-        if compiled is not None:
-            parts.append(Part(PartKind.BYTECODE, w.package, w.version, compiled))
     db.register_placements(new_rows)
+    return placements
+
+
+def wheel_parts(store: Store, wheel: IngestedWheel, pl: Placement) -> list[Part]:
+    """The wheel's core part, then this prefix's scripts part when it has one."""
+    parts = [Part(PartKind.WHEEL, wheel.package, wheel.version, pl.core_id, source=wheel.manifest_id)]
+    if pl.prefix_doc is not None:
+        parts.append(Part(PartKind.SCRIPTS, wheel.package, wheel.version, manifest.put_document(store, pl.prefix_doc)))
     return parts
 
 
 @dataclass
-class _Placement:
+class Placement:
     placed: PlacedWheel
     core_id: str | None  # None until a newly placed core is stored
     core_doc: dict | None
@@ -139,14 +152,14 @@ class _Placement:
     prefix_doc: dict | None = None
 
 
-def _placement(store: Store, db: StoreDB, wheel: IngestedWheel, key: str, layout: Layout, batch: BlobBatch) -> _Placement:
+def _placement(store: Store, db: StoreDB, wheel: IngestedWheel, key: str, layout: Layout, batch: BlobBatch) -> Placement:
     """The wheel's cached core placement when it is intact, else a new one; plus this prefix's part."""
     row = db.placement(wheel.manifest_id, key)
     if row is not None and manifest_usable(store, row[0]):
-        pl = _Placement(PlacedWheel.from_cache(row[2]), row[0], None, row[1])
+        pl = Placement(PlacedWheel.from_cache(row[2]), row[0], None, row[1])
     else:
         core_doc, placed = place_core(store, wheel.manifest_id, wheel.filename, layout.py_version, batch)
-        pl = _Placement(placed, None, core_doc, None)
+        pl = Placement(placed, None, core_doc, None)
     pl.prefix_doc = finish(store, pl.placed, wheel.filename, layout, batch)
     return pl
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from envstore._core import IngestResult, Store, hash_bytes, remove_tree
+from envstore._core import IngestResult, Store, hash_bytes, hash_file, remove_tree
 from envstore.interpreters import registry
 from envstore.interpreters.bytecode import compile_stdlib
 from envstore.interpreters.discover import _versioned_python
@@ -34,6 +34,10 @@ from envstore.store.fs import publish_tree, retire_tree, staging_dir
 from envstore.store.session import StoreSession
 
 Progress = Callable[[str], None]
+# A binary cache's lookup (issue 18), handed in by ops/ (this layer knows no cache): given what is
+# known before compiling — ("source", the staged tree's identity) or ("archive", its sha256) — the
+# interpreter fetched from a cache, or None.
+Substitute = Callable[[str, str], InterpreterInfo | None]
 
 
 @dataclass
@@ -43,6 +47,24 @@ class ImportResult:
     ingest: IngestResult | None = None
     relocation: RelocationReport | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    substituted: bool = False  # taken from a binary cache: nothing compiled here
+
+
+def tree_identity(tree: Path, p: Probe) -> str:
+    """What a staged, relocated installation is before its bytecode is compiled: every path,
+    its kind, executable bit and content (or link target). Two machines staging the same
+    installation agree on it, so a cache can serve the compiled result under this name."""
+    lines = [f"envstore-python-source-v1\0{p.implementation}\0{p.version}"]
+    for dirpath, dirs, files in os.walk(tree):
+        dirs.sort()
+        for name in sorted(files + [d for d in dirs if os.path.islink(os.path.join(dirpath, d))]):
+            full = os.path.join(dirpath, name)
+            rel = os.path.relpath(full, tree)
+            if os.path.islink(full):
+                lines.append(f"l\0{rel}\0{os.readlink(full)}")
+            else:
+                lines.append(f"f\0{rel}\0{os.stat(full).st_mode & 0o111 != 0}\0{hash_file(full)}")
+    return hash_bytes("\n".join(lines).encode())
 
 
 def locate_executable(path: Path) -> Path:
@@ -220,11 +242,11 @@ def _verified_info(dest: Path, origin: _Origin, manifest_id: str, existed: bool,
 
 
 def _record(root: Path, info: InterpreterInfo, origin: _Origin, name: str,
-            origin_label: str | None) -> InterpreterInfo:
+            origin_label: str | None, identities: dict[str, str] | None = None) -> InterpreterInfo:
     # An archive's tree is gone after install: record the archive, with no usable stamp.
     where, stamp = (origin_label, "") if origin_label else (str(origin.prefix), origin.stamp)
     stamps = _merge_origins(root, name, where, stamp)
-    registry.write_record(root, info, {"origin_stamps": stamps, "stdlib": origin.stdlib_rel})
+    registry.write_record(root, info, {"origin_stamps": stamps, "stdlib": origin.stdlib_rel, **(identities or {})})
     return registry.info_from_record(root, {**info.to_json(), "store_path": name,
                                             "executable": f"bin/python{origin.minor}",
                                             "origin_stamps": stamps})
@@ -232,11 +254,14 @@ def _record(root: Path, info: InterpreterInfo, origin: _Origin, name: str,
 
 def import_interpreter(
     store: Store, path: Path, *, reuse: bool = True, progress: Progress | None = None,
-    origin_label: str | None = None,
+    origin_label: str | None = None, substitute: Substitute | None = None,
+    identities: dict[str, str] | None = None,
 ) -> ImportResult:
     """Import the installation at `path` (a prefix or its python executable). With `reuse`,
     an origin imported before and unchanged since is not staged again. `origin_label` names
-    where a temporary tree came from (an archive) and turns the fast path off for it."""
+    where a temporary tree came from (an archive) and turns the fast path off for it.
+    `substitute` is asked, once the tree is staged, for a compiled interpreter of that very
+    tree; `identities` are recorded with the interpreter so a push can name it by them."""
     say = progress or (lambda _m: None)
     root = Path(store.root)
     timings: dict[str, float] = {}
@@ -260,6 +285,12 @@ def import_interpreter(
                 stage(origin.prefix, tree, origin.minor)
             with steps.step("relocate", "relocating it into the store"):
                 report = relocate(tree, _old_prefixes(origin))
+            ids = {**(identities or {}), "source_id": tree_identity(tree, origin.probe)}
+            found = substitute("source", ids["source_id"]) if substitute is not None else None
+            if found is not None:
+                info = _record(root, found, origin, found.name, origin_label, ids)
+                timings["total"] = time.perf_counter() - t0
+                return ImportResult(info, False, None, report, timings, substituted=True)
             say(f"compiling bytecode with python {origin.probe.version}")
             with steps.step("compile", "compiling the standard library's bytecode"):
                 compiled = compile_stdlib(tree / "bin" / f"python{origin.minor}", tree / origin.stdlib_rel,
@@ -274,7 +305,7 @@ def import_interpreter(
             with steps.step("materialize", "materializing it under the store's python/"):
                 _publish(store, ingest.manifest_id, dest, work)
             info = _verified_info(dest, origin, ingest.manifest_id, existed, origin_label, root)
-            info = _record(root, info, origin, name, origin_label)
+            info = _record(root, info, origin, name, origin_label, ids)
             timings["total"] = time.perf_counter() - t0
             return ImportResult(info, False, ingest, report, timings)
         finally:

@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 
 from envstore import settings
 from envstore._core import Store, remove_tree
-from envstore.interpreters.importer import ImportResult, Progress, import_interpreter
+from envstore.interpreters.importer import ImportResult, Progress, Substitute, import_interpreter
 from envstore.interpreters.model import InterpreterError
 from envstore.interpreters.choose import parse_constraint
 from envstore.progress import Phase, phase, silent, size
@@ -118,16 +118,25 @@ def _safe_extract(archive: Path, dest: Path) -> None:
 
 def install(
     store: Store, version: str, source: str | None = None, sha256: str | None = None,
-    progress: Progress | None = None,
+    progress: Progress | None = None, substitute: Substitute | None = None,
 ) -> ImportResult:
-    """Install python `version` from `source` (a file or URL), else from ENVSTORE_PYTHON_URL."""
+    """Install python `version` from `source` (a file or URL), else from ENVSTORE_PYTHON_URL.
+    `substitute` (a binary cache's lookup) is asked by the archive's sha256 before anything is
+    downloaded, and by the unpacked tree before its bytecode is compiled."""
     location = source or archive_url(version)
     with StoreSession(Path(store.root), "shared", store=store):  # gc must not empty tmp/ under us
-        return _install(store, version, location, sha256, progress)
+        return _install(store, version, location, sha256, progress, substitute)
 
 
-def _install(store: Store, version: str, location: str, sha256: str | None, progress: Progress | None
-             ) -> ImportResult:
+def _substituted(store: Store, version: str, sha: str, substitute: Substitute | None) -> ImportResult | None:
+    found = substitute("archive", sha) if substitute is not None and sha else None
+    if found is None or not parse_constraint(version)(Version(found.version)):
+        return None
+    return ImportResult(found, False, substituted=True)
+
+
+def _install(store: Store, version: str, location: str, sha256: str | None, progress: Progress | None,
+             substitute: Substitute | None = None) -> ImportResult:
     say = progress or (lambda _m: None)
     work = staging_dir(Path(store.root), "install")
     try:
@@ -138,6 +147,9 @@ def _install(store: Store, version: str, location: str, sha256: str | None, prog
                     f"no sha256 for {location}",
                     hint="publish <archive>.sha256 beside it or pass --sha256 (downloads are checked, never trusted)",
                 )
+            cached = _substituted(store, version, expected, substitute)
+            if cached is not None:
+                return cached
             archive = work / (location.rstrip("/").rsplit("/", 1)[-1] or "python.tar.gz")
             with phase(progress, f"downloading {location}") as ph:
                 actual = _fetch(location, archive, ph)
@@ -147,7 +159,10 @@ def _install(store: Store, version: str, location: str, sha256: str | None, prog
             if not archive.is_file():
                 raise InterpreterError(f"{location}: no such file")
             expected = (sha256 or _sidecar(location) or "").lower() or None
-            actual = _sha256_file(archive) if expected else ""
+            actual = _sha256_file(archive)
+            cached = _substituted(store, version, actual, substitute) if not expected or actual == expected else None
+            if cached is not None:
+                return cached
         if expected and actual != expected:
             raise InterpreterError(
                 f"sha256 mismatch for {location}: expected {expected}, got {actual}",
@@ -162,7 +177,8 @@ def _install(store: Store, version: str, location: str, sha256: str | None, prog
             raise InterpreterError(
                 f"{archive.name} is not a python-build-standalone install_only archive (no python/bin)"
             )
-        result = import_interpreter(store, root, reuse=False, progress=progress, origin_label=location)
+        result = import_interpreter(store, root, reuse=False, progress=progress, origin_label=location,
+                                    substitute=substitute, identities={"archive_sha256": actual})
         if not parse_constraint(version)(Version(result.info.version)):
             raise InterpreterError(
                 f"{archive.name} holds python {result.info.version}, not {version}",

@@ -153,6 +153,13 @@ def gc(url: str, keep_roots: set[str] | None, older_than: float | None, grace: f
     if not dry_run:
         remote.delete(dead_interps)
     report.records_removed += dead_interps
+    # a wheel record lives while a kept prefix record has that wheel for that interpreter
+    live_wheels = {objects.wheel_key(w["sha256"], r.body["interpreter"]["tree"]) for r in kept for w in r.body["wheels"]}
+    dead_wheels = [i.key for i in remote.list(objects.WHEELS)
+                   if i.key not in live_wheels and now - i.modified >= grace]
+    if not dry_run:
+        remote.delete(dead_wheels)
+    report.records_removed += dead_wheels
     live_manifests = {m for r in kept for m in r.manifests()} | trees
     live_blobs: set[str] = set()
     for mid in live_manifests:

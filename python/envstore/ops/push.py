@@ -14,13 +14,13 @@ from typing import Any, Callable
 from envstore.cache import objects
 from envstore.cache.keys import SecretKey, default_secret_key_path
 from envstore.cache.record import RECORD_FORMAT, Record
-from envstore.cache.remote import CacheError, open_remote
+from envstore.cache.remote import CacheError, existing, open_remote
 from envstore.cache.transfer import Transfer, closure_blobs, packs_of, upload
 from envstore.errors import EnvstoreError, UsageError
 from envstore.install.prefix import PLACEMENT_VERSION, py_version, store_path, store_path_digest
 from envstore.interpreters import registry
 from envstore.ops.realize import RealizeOptions, choose_interpreter, env_name, lock_identity, obtain_lock
-from envstore.ops.substitute import interpreter_record
+from envstore.ops.substitute import ALIASES, interpreter_record
 from envstore.progress import phase, plural, size
 from envstore.store import layout, open_store
 from envstore.store.db import StoreDB
@@ -55,6 +55,7 @@ def push(targets: list[Path], store_root: Path | None, url: str, sign_key: Path 
         remote.put(objects.INFO_KEY, json.dumps({"format": objects.CACHE_FORMAT}).encode() + b"\n")
     try:
         dests = [_prefix_of(t, store, db, info) for t in targets]
+        have_wheels = existing(remote, objects.WHEELS)  # one listing for every wheel record of the push
         for dest in dests:
             row = db.prefix(dest)
             record, manifests, interp = _record(root, db, dest, row)
@@ -67,6 +68,7 @@ def push(targets: list[Path], store_root: Path | None, url: str, sign_key: Path 
                 if key is not None:
                     record.sign(key)
                 wrote = _push_interpreter(remote, store, root, interp, key, moved) if with_interpreter else False
+                wrote = _push_wheels(remote, store, record, moved, key, have_wheels) > 0 or wrote
                 if moved.blobs or moved.manifests or wrote or remote.get(objects.record_key(dest.name)) != record.dumps():
                     remote.put(objects.record_key(dest.name), record.dumps())  # last: it names all the above
                     report.records.append(dest.name)
@@ -154,6 +156,31 @@ def _record(root: Path, db: StoreDB, dest: Path, row: Any) -> tuple[Record, list
     return Record(body, []), manifests, interp
 
 
+def _push_wheels(remote: Any, store: Any, record: Record, moved: Transfer, key: SecretKey | None,
+                 have: set[str]) -> int:
+    """One signed record per wheel of the prefix for its interpreter (after the objects they
+    name, before the prefix's record): a prefix that shares only some wheels with what was
+    pushed takes those from the cache. A record already there is left as it is: its key names
+    the wheel and the interpreter, so it says the same."""
+    body = record.body
+    tree = body["interpreter"]["tree"]
+    written = 0
+    for w in body["wheels"]:
+        wkey = objects.wheel_key(w["sha256"], tree)
+        if wkey in have:
+            continue
+        names = [m for m in (w["manifest"], w["core"], w.get("sources"), w.get("bytecode")) if m]
+        one = Record({"format": RECORD_FORMAT, "store_path": objects.wheel_record_name(w["sha256"], tree),
+                      "interpreter": body["interpreter"], "placement": body["placement"], "wheels": [w],
+                      "packs": packs_of(moved.located, closure_blobs(store, names))}, [])
+        if key is not None:
+            one.sign(key)
+        remote.put(wkey, one.dumps())
+        have.add(wkey)
+        written += 1
+    return written
+
+
 def _push_interpreter(remote: Any, store: Any, root: Path, interp: Any, key: SecretKey | None, moved: Transfer) -> bool:
     """The interpreter's signed record, after its tree's objects; True when it was (re)written."""
     record_key = objects.interpreter_key(interp.manifest_id)
@@ -162,10 +189,14 @@ def _push_interpreter(remote: Any, store: Any, root: Path, interp: Any, key: Sec
     record.body["packs"] = packs_of(moved.located, closure_blobs(store, [interp.manifest_id]))
     if key is not None:
         record.sign(key)
-    if remote.get(record_key) == record.dumps():
-        return False
-    remote.put(record_key, record.dumps())
-    return True
+    # the same record under what `store python import|install` knows before compiling (issue 18)
+    keys = [record_key] + [objects.interpreter_alias_key(kind, raw[field]) for kind, field in ALIASES if raw.get(field)]
+    wrote = False
+    for k in keys:
+        if remote.get(k) != record.dumps():
+            remote.put(k, record.dumps())
+            wrote = True
+    return wrote
 
 
 __all__ = ["CacheError", "PushError", "PushReport", "push"]

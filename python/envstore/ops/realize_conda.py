@@ -20,6 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
+from packaging import tags as ptags
+from packaging.markers import default_environment
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from envstore import settings
 from envstore._core import remove_tree
@@ -28,11 +32,13 @@ from envstore.conda.record import CondaRecord
 from envstore.errors import EnvstoreError, while_doing
 from envstore.install import conda as placing
 from envstore.install.prefix import publish, store_path
-from envstore.lockfile import LockfileError, lock_path_for
+from envstore.lockfile import Lock, LockfileError, lock_path_for, read_lock
 from envstore.ops.fastpath import remember
 from envstore.progress import phase, plural, size
 from envstore.project import add_out_link
-from envstore.spec.conda_env import CondaEnv, is_explicit, parse_conda_env, read_explicit
+from envstore.resolve.target import TargetPython
+from envstore.spec.conda import index_name
+from envstore.spec.conda_env import CondaEnv, is_explicit, parse_conda_env, pip_spec, read_explicit
 from envstore.store import layout, reserve
 from envstore.store.db import StoreDB
 from envstore.store.fs import write_atomic
@@ -82,22 +88,83 @@ def read_conda_lock(path: Path) -> tuple[str, list[CondaRecord]] | None:
     return str(table.get("spec-hash", "")), records
 
 
-def write_conda_lock(path: Path, env: CondaEnv, records: list[CondaRecord], digest: str) -> None:
-    doc: dict[str, Any] = {
-        "lock-version": "1.0",
-        "created-by": "envstore",
-        "packages": [],
-        "tool": {"envstore": {"route": "conda", "conda": {
-            "version": CONDA_LOCK_VERSION,
-            "spec-hash": digest,
-            "specs": list(env.specs),
-            "packages": [r.to_json() for r in records],
-        }}},
-    }
+def write_conda_lock(path: Path, env: CondaEnv, records: list[CondaRecord], digest: str,
+                     pip: Lock | None = None) -> None:
+    """Both halves in one pylock.toml: the `- pip:` wheels as PEP 751 packages (so other tools
+    read them), the conda packages in [tool.envstore.conda]."""
+    doc: dict[str, Any] = pip.to_toml() if pip is not None else {
+        "lock-version": "1.0", "created-by": "envstore", "packages": []}
+    doc.setdefault("tool", {}).setdefault("envstore", {}).update({"route": "conda", "conda": {
+        "version": CONDA_LOCK_VERSION,
+        "spec-hash": digest,
+        "specs": list(env.specs),
+        "packages": [r.to_json() for r in records],
+    }})
     write_atomic(path, tomli_w.dumps(doc).encode())
 
 
-def obtain_records(env_file: Path, env: CondaEnv, root: Path, frozen: bool, info: Info) -> list[CondaRecord]:
+def read_pip_half(path: Path) -> Lock | None:
+    """The `- pip:` wheels of a conda lock, or None when it has none."""
+    lock = read_lock(path)
+    return lock if lock.packages else None
+
+
+def installed_python_names(records: list[CondaRecord]) -> dict[str, tuple[Version, str]]:
+    """The Python distributions conda installs: a `noarch: python` package, or one that depends
+    on python (it puts files into site-packages), under its Python-index name (grayskull's
+    table and spec/conda.py's overrides)."""
+    out: dict[str, tuple[Version, str]] = {}
+    for r in records:
+        if r.name in ("python", "python_abi"):
+            continue
+        deps = {d.split()[0] for d in r.depends}
+        if r.noarch != "python" and not deps & {"python", "python_abi"}:
+            continue
+        try:
+            version = Version(r.version)
+        except InvalidVersion:
+            continue
+        out[canonicalize_name(index_name(r.name, f"=={r.version}"))] = (version, f"conda package {r.name} {r.version}")
+    return out
+
+
+def conda_target(python: CondaRecord) -> TargetPython:
+    """The prefix's interpreter as the pip half's target: version and ABI from the solved python
+    record (the prefix does not exist yet to be probed), platform tags this machine's."""
+    major, minor = (int(x) for x in python.version.split(".")[:2])
+    env = default_environment()
+    env.update(python_version=f"{major}.{minor}", python_full_version=python.version,
+               implementation_name="cpython", platform_python_implementation="CPython",
+               implementation_version=python.version)
+    plats = list(ptags.platform_tags())
+    tags = [str(t) for t in ptags.cpython_tags((major, minor), abis=[f"cp{major}{minor}"], platforms=plats)]
+    tags += [str(t) for t in ptags.compatible_tags((major, minor), interpreter=f"cp{major}{minor}", platforms=plats)]
+    return TargetPython(implementation="cpython", version=python.version, marker_env=env,
+                        tags=tuple(dict.fromkeys(tags)), extra={"conda": python.sha256})
+
+
+def lock_pip_half(env: CondaEnv, records: list[CondaRecord], root: Path, index: Any, info: Info) -> Lock:
+    # lazy: the wheel resolver and the index client load only for a pip half
+    from envstore.index.client import IndexClient
+    from envstore.index.config import IndexOptions
+    from envstore.resolve.lock import build_lock, resolve
+
+    python = next((r for r in records if r.name == "python"), None)
+    if python is None:
+        raise CondaRealizeError(f"{env.path.name}: a `- pip:` list needs `python` among the conda entries",
+                                "add `python` to dependencies:")
+    spec = pip_spec(env)
+    target = conda_target(python)
+    config = (index or IndexOptions()).resolve(spec.index)
+    with IndexClient(config, layout.cache_dir(root)) as client, phase(info, "resolving the `- pip:` list") as ph:
+        picked = resolve(spec, target, client, progress=ph, installed=installed_python_names(records))
+        lock = build_lock(spec, target, client, picked, ph)
+        ph.summary = f"resolved {plural(len(picked), 'wheel')} on top of the conda packages"
+    return lock
+
+
+def obtain_records(env_file: Path, env: CondaEnv, root: Path, frozen: bool, info: Info,
+                   index: Any = None) -> tuple[list[CondaRecord], Lock | None]:
     config = load_config()
     base = env_file.parent
     channels = channel_urls(env.channels, config, base)
@@ -106,7 +173,7 @@ def obtain_records(env_file: Path, env: CondaEnv, root: Path, frozen: bool, info
     lock_path = lock_path_for(env_file)
     locked = read_conda_lock(lock_path)
     if locked is not None and locked[0] == digest:
-        return locked[1]
+        return locked[1], read_pip_half(lock_path) if env.pip else None
     if frozen:
         why = "does not exist" if locked is None else "is stale (the env file or its channels changed)"
         raise LockfileError(f"the lockfile {why} but --frozen was given", lock_path, "run `store realize` first")
@@ -116,31 +183,36 @@ def obtain_records(env_file: Path, env: CondaEnv, root: Path, frozen: bool, info
     with phase(info, f"solving {env_file.name} from {plural(len(channels), 'conda channel')}") as ph:
         records = solve(channels, specs, layout.cache_dir(root) / "conda-repodata-v1", origin=env_file.name)
         ph.summary = f"solved {plural(len(records), 'conda package')}"
-    write_conda_lock(lock_path, env, records, digest)
-    return records
+    pip = lock_pip_half(env, records, root, index, info) if env.pip else None
+    write_conda_lock(lock_path, env, records, digest, pip)
+    return records, pip
 
 
 def realize_conda(env_file: Path, store: Any, frozen: bool, out_link: bool, info: Info,
-                  reason: str, lock_timeout: float | None = None) -> Path:
+                  reason: str, lock_timeout: float | None = None, index: Any = None,
+                  wheels: tuple[Callable, Callable] | None = None) -> Path:
+    """`wheels`: the wheel route's (ensure_artifacts, lock_identity), passed in by ops.realize
+    (which imports this module) for the `- pip:` half."""
     info(f"conda route: {reason}")
     root = Path(store.root)
     if is_explicit(env_file):  # exact URLs and hashes already: nothing to solve, nothing to lock
         name, records = read_explicit(env_file)
         env = CondaEnv(env_file, name, (), (), (), reason)
+        pip = None
     else:
         env = parse_conda_env(env_file)
-        if env.pip:
-            raise CondaRealizeError(f"{env_file.name}: a `- pip:` list on the conda route is not supported yet",
-                                    "install those packages from a conda channel, or use `packages-from: pypi`")
-        records = obtain_records(env_file, env, root, frozen, info)
-    dest = store_path(root, env.name, placing.store_path_digest(records))
+        records, pip = obtain_records(env_file, env, root, frozen, info, index)
+    if pip is not None and wheels is None:
+        raise CondaRealizeError(f"{env_file.name}: the `- pip:` half needs the wheel route's installer")
+    ensure_wheels, lock_identity = wheels or (None, None)
+    dest = store_path(root, env.name, placing.store_path_digest(records, pip=lock_identity(pip) if pip else None))
     with StoreSession(root, "shared", store=store, timeout=lock_timeout,
                       on_wait=lambda: info("waiting for the store lock (a gc is running) ...")) as session:
         db = session.db
         if db.prefix(dest) is None or not dest.is_dir():
             with file_lock(layout.env_lock_path(root, dest.name), exclusive=True):
                 if db.prefix(dest) is None or not dest.is_dir():
-                    _build(store, db, root, dest, env, records, info)
+                    _build(store, db, root, dest, env, records, info, pip, ensure_wheels)
         else:
             db.touch_prefix(dest)
         link = add_out_link(db, env_file, env.name, dest, info) if out_link else None
@@ -151,15 +223,20 @@ def realize_conda(env_file: Path, store: Any, frozen: bool, out_link: bool, info
 
 
 def _build(store, db: StoreDB, root: Path, dest: Path, env: CondaEnv, records: list[CondaRecord],
-           info: Info) -> None:
+           info: Info, pip: Lock | None = None, ensure_wheels: Callable | None = None) -> None:
     tmp = layout.tmp_dir(root) / f"realize-{os.getpid()}-{dest.name[:12]}"
     tmp.mkdir(parents=True, exist_ok=True)
     try:
         packages = _ensure_packages(store, db, records, tmp, info)
+        wheels = ensure_wheels(store, db, pip, tmp, info, False) if pip is not None and ensure_wheels else []
         settings.test_hook("conda.after_ingest")
         with phase(info, f"building {dest.name} ({plural(len(packages), 'conda package')})") as ph:
             try:
                 parts = placing.assemble(store, dest, packages)
+                if wheels:
+                    python = next(p for p in packages if p.record.name == "python")
+                    xy = ".".join(python.record.version.split(".")[:2])
+                    parts += placing.place_wheels(store, db, dest, wheels, xy)[0]
                 settings.test_hook("prefix.before_rename")
                 publish(store, parts, dest, tmp, progress=ph)
             except OSError as e:
@@ -167,7 +244,8 @@ def _build(store, db: StoreDB, root: Path, dest: Path, env: CondaEnv, records: l
             ph.summary = f"built {dest.name}"
         settings.test_hook("prefix.after_rename")
         lock_hash = hashlib.sha256(json.dumps([r.to_json() for r in records], sort_keys=True).encode()).hexdigest()
-        db.register_prefix(dest, env.name, parts, "", [p.manifest_id for p in packages], lock_hash)
+        db.register_prefix(dest, env.name, parts, "", [p.manifest_id for p in packages] +
+                           [w.manifest_id for w in wheels], lock_hash)
     finally:
         remove_tree(tmp)
 

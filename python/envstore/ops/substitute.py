@@ -7,6 +7,7 @@ record that fails its checks."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -14,13 +15,15 @@ from typing import Any, Callable
 from envstore import settings
 from envstore.cache import objects
 from envstore.cache.keys import PublicKey, parse_trusted
-from envstore.cache.record import INTERPRETER_FIELDS, Record, RecordRefused
+from envstore.cache.config import CacheConfig, read_config
+from envstore.cache.record import INTERPRETER_FIELDS, WHEEL_FIELDS, Record, RecordRefused
 from envstore.cache.remote import CacheError, Remote, open_remote
-from envstore.cache.transfer import download
+from envstore.cache.transfer import WORKERS, download
 from envstore.install.prefix import PLACEMENT_VERSION, py_version, store_path_digest
 from envstore.interpreters import registry
 from envstore.interpreters.model import InterpreterInfo
 from envstore.progress import phase, plural, size
+from envstore.store import default_root
 from envstore.store.db import StoreDB
 from envstore.store.fs import publish_tree, staging_dir
 from envstore.store.session import StoreSession
@@ -36,11 +39,21 @@ class Substituters:
     allow_unsigned: bool = False
 
     @classmethod
-    def configured(cls, urls: tuple[str, ...] = (), keys: tuple[str, ...] = (), allow_unsigned: bool = False) -> Substituters:
-        """The flags' caches and keys, then ENVSTORE_SUBSTITUTERS and ENVSTORE_TRUSTED_KEYS."""
-        env_urls = tuple((settings.SUBSTITUTERS.get() or "").split())
-        env_keys = tuple((settings.TRUSTED_KEYS.get() or "").split())
-        return cls(tuple(dict.fromkeys(urls + env_urls)), tuple(dict.fromkeys(keys + env_keys)), allow_unsigned)
+    def configured(cls, urls: tuple[str, ...] = (), keys: tuple[str, ...] = (), allow_unsigned: bool = False,
+                   store_root: Path | None = None) -> Substituters:
+        """Flags > environment > config files. The flags' caches and keys come first and add to
+        the rest; ENVSTORE_SUBSTITUTERS / ENVSTORE_TRUSTED_KEYS / ENVSTORE_ALLOW_UNSIGNED, when
+        set, replace what the config files say (a CI job overrides the team's file); the files
+        are `$XDG_CONFIG_HOME/envstore/config.toml` over `STORE/config.toml`."""
+        config = read_config(store_root or default_root())
+        env_urls = settings.SUBSTITUTERS.get()
+        env_keys = settings.TRUSTED_KEYS.get()
+        env_unsigned = settings.ALLOW_UNSIGNED.get()
+        base_urls = tuple(env_urls.split()) if env_urls is not None else config.substituters
+        base_keys = tuple(env_keys.split()) if env_keys is not None else config.trusted_keys
+        unsigned = allow_unsigned or (settings.truthy(env_unsigned) if env_unsigned is not None
+                                      else config.allow_unsigned)
+        return cls(tuple(dict.fromkeys(urls + base_urls)), tuple(dict.fromkeys(keys + base_keys)), unsigned)
 
     def trusted(self) -> list[PublicKey]:
         return parse_trusted(list(self.trusted_keys))
@@ -53,23 +66,31 @@ class Substituters:
 def substitute_prefix(store: Any, db: StoreDB, dest: Path, lock_identity: list[list[str]], interpreter: Any,
                       subs: Substituters, info: Info, offline: bool = False) -> bool:
     """True when a cache held a trusted record of `dest` and everything it names is now in the
-    store (with its database rows); False when no cache has it. A record or object that fails a
-    check is refused with a warning and nothing of it is used: realize goes on without it."""
-    for remote in subs.remotes(offline):
+    store (with its database rows). Else the wheels of the lock that some cache holds a trusted
+    record of (for this interpreter) are substituted, and realize fetches only the rest from the
+    index. A record or object that fails a check is refused in one line and nothing of it is
+    used: realize goes on without that cache (RELIABILITY row 56)."""
+    remotes = subs.remotes(offline)
+    usable = []
+    for remote in remotes:
         try:
             if _substitute_from(remote, store, db, dest, lock_identity, interpreter, subs, info):
                 return True
+            usable.append(remote)
         except CacheError as e:
             _refused(e, remote, info)
+    if usable:
+        substitute_wheels(store, db, usable, lock_identity, interpreter, subs, info)
     return False
 
 
 def _refused(e: CacheError, remote: Remote, info: Info) -> None:
-    """RELIABILITY row 56: a refused record or object is said in one line, nothing of it is
-    used, and realize goes on without this cache (the next one, else the index)."""
-    info(f"warning: {e}; going on without {remote.url}")
-    if e.hint:
-        info(f"hint: {e.hint}")
+    """RELIABILITY row 56 and issue 18: a refused record or object is said in one line (what
+    was refused, why, what to do), nothing of it is used, and realize goes on without this cache
+    (the next one, else the index; with --offline and nothing else to take it from, realize then
+    fails saying what is missing)."""
+    hint = f" (hint: {e.hint})" if e.hint else ""
+    info(f"warning: {e}; going on without {remote.url}{hint}")
 
 
 def _substitute_from(remote: Remote, store: Any, db: StoreDB, dest: Path, lock_identity: list[list[str]],
@@ -82,6 +103,7 @@ def _substitute_from(remote: Remote, store: Any, db: StoreDB, dest: Path, lock_i
     where = f"{key} in {remote.url}"
     record = Record.loads(data, where)
     signer = record.check(trusted, dest.name, where, subs.allow_unsigned)
+    _note_unsigned(signer, where, info)
     _check_matches(record, dest, lock_identity, interpreter, where)
     placement_key = f"{py_version(interpreter)}/{PLACEMENT_VERSION}"
     if record.body.get("placement") != placement_key:
@@ -94,7 +116,7 @@ def _substitute_from(remote: Remote, store: Any, db: StoreDB, dest: Path, lock_i
         moved = download(remote, store, record.manifests(), advance=fetching.advance, packs=record.body.get("packs", ()))
         fetching.finish(moved.blobs)
         _register(db, wheels, placement_key, interpreter.manifest_id)
-        ph.summary = (f"substituted {plural(len(wheels), 'package')} from {remote.url} (signed by {signer}), "
+        ph.summary = (f"substituted {plural(len(wheels), 'package')} from {remote.url} (signed by {signer or 'no trusted key'}), "
                       f"{size(moved.bytes)} in {plural(moved.requests + 1, 'request')}")
     return True
 
@@ -132,6 +154,76 @@ class _Named:
         return self.doc["tree"]
 
 
+def _note_unsigned(signer: str | None, where: str, info: Info) -> None:
+    if signer is None:
+        info(f"warning: taking {where}, which no trusted key signed (unsigned records are allowed)")
+
+
+# partial hits ---------------------------------------------------------------------------------
+def substitute_wheels(store: Any, db: StoreDB, remotes: list[Remote], lock_identity: list[list[str]],
+                      interpreter: Any, subs: Substituters, info: Info) -> list[str]:
+    """The wheels of the lock this store lacks, from the caches' wheel records (one per wheel
+    and interpreter, written by every push): manifests and blobs fetched and checked, then the
+    artifact, placement and bytecode rows written as if built here. Returns the packages
+    substituted; whatever no cache has (or a cache's record fails its checks) is left to the
+    index."""
+    placement_key = f"{py_version(interpreter)}/{PLACEMENT_VERSION}"
+    known = set(store.manifest_ids())
+    wanted = {}
+    for name, version, sha in lock_identity:
+        row = db.artifact(sha)
+        if row is None or row.manifest_id not in known or db.placement(row.manifest_id, placement_key) is None:
+            wanted[sha] = f"{name} {version}"
+    done: list[str] = []
+    for remote in remotes:
+        if not wanted:
+            break
+        try:
+            took = _wheels_from(remote, store, db, wanted, interpreter, placement_key, subs, info)
+        except CacheError as e:
+            _refused(e, remote, info)
+            continue
+        for sha in took:
+            done.append(wanted.pop(sha))
+    return done
+
+
+def _wheels_from(remote: Remote, store: Any, db: StoreDB, wanted: dict[str, str], interpreter: Any,
+                 placement_key: str, subs: Substituters, info: Info) -> list[str]:
+    tree = interpreter.manifest_id
+    trusted = subs.trusted()
+
+    def get(sha: str) -> tuple[str, bytes | None]:
+        return sha, remote.get(objects.wheel_key(sha, tree))
+
+    with ThreadPoolExecutor(WORKERS) as pool:  # one small GET a wheel, all in flight at once
+        found = [(sha, data) for sha, data in pool.map(get, list(wanted)) if data is not None]
+    records: dict[str, Record] = {}
+    for sha, data in found:
+        where = f"{objects.wheel_key(sha, tree)} in {remote.url}"
+        record = Record.loads(data, where, WHEEL_FIELDS)
+        signer = record.check(trusted, objects.wheel_record_name(sha, tree), where, subs.allow_unsigned)
+        _note_unsigned(signer, where, info)
+        wheels = record.body["wheels"]
+        if (len(wheels) != 1 or wheels[0].get("sha256") != sha or record.body["interpreter"].get("tree") != tree):
+            raise RecordRefused(f"the record {where} is not of the wheel {wanted[sha]} for this interpreter; refused")
+        if record.body["placement"] == placement_key:
+            records[sha] = record
+    if not records:
+        return []
+    labels = ", ".join(wanted[sha] for sha in records)
+    with phase(info, f"substituting {plural(len(records), 'wheel')} from {remote.url}") as ph:
+        fetching = ph.row("fetching blobs", noun="blob", report="{} fetched")
+        manifests = [m for r in records.values() for m in r.manifests()]
+        packs = sorted({p for r in records.values() for p in r.body.get("packs", ())})
+        moved = download(remote, store, manifests, advance=fetching.advance, packs=packs)
+        fetching.finish(moved.blobs)
+        _register(db, [r.body["wheels"][0] for r in records.values()], placement_key, tree)
+        ph.summary = (f"substituted {labels} from {remote.url} ({size(moved.bytes)} in "
+                      f"{plural(moved.requests + len(wanted), 'request')}); the rest from the index")
+    return list(records)
+
+
 def _register(db: StoreDB, wheels: list[dict], placement_key: str, interpreter_id: str) -> None:
     """The rows a local build would have written: each wheel as an ingested artifact, its
     placement for this Python, its bytecode for this interpreter. Written after every manifest
@@ -154,6 +246,9 @@ def interpreter_record(info: InterpreterInfo, record: dict[str, Any]) -> dict[st
     return body
 
 
+ALIASES = (("source", "source_id"), ("archive", "archive_sha256"))  # alias kind, registry field
+
+
 def substitute_interpreter(store: Any, manifest_id: str, subs: Substituters, info: Info, offline: bool = False) -> bool:
     """Put the interpreter whose tree is `manifest_id` into the store from a cache that holds a
     trusted record of it: its tree is materialized under python/ and then registered."""
@@ -162,27 +257,57 @@ def substitute_interpreter(store: Any, manifest_id: str, subs: Substituters, inf
         return False
     for remote in subs.remotes(offline):
         try:
-            if _interpreter_from(remote, store, manifest_id, subs, info):
+            if _interpreter_from(remote, store, objects.interpreter_key(manifest_id), "tree", manifest_id, subs,
+                                 info) is not None:
                 return True
         except CacheError as e:
             _refused(e, remote, info)
     return False
 
 
-def _interpreter_from(remote: Remote, store: Any, manifest_id: str, subs: Substituters, info: Info) -> bool:
+def interpreter_substituter(store: Any, subs: Substituters, info: Info,
+                            offline: bool = False) -> Callable[[str, str], InterpreterInfo | None]:
+    """For `store python import|install`: given what the importer knows before compiling
+    (`source`: its staged tree's identity; `archive`: the archive's sha256), the interpreter
+    from the first cache with a trusted record of it, else None (the importer does the work)."""
+
+    def lookup(kind: str, value: str) -> InterpreterInfo | None:
+        field = dict(ALIASES)[kind]
+        for remote in subs.remotes(offline):
+            try:
+                found = _interpreter_from(remote, store, objects.interpreter_alias_key(kind, value), field, value,
+                                          subs, info)
+            except CacheError as e:
+                _refused(e, remote, info)
+                continue
+            if found is not None:
+                return found
+        return None
+
+    return lookup
+
+
+def _interpreter_from(remote: Remote, store: Any, key: str, field: str, value: str, subs: Substituters,
+                      info: Info) -> InterpreterInfo | None:
+    """The interpreter of the record at `key`, whose `field` must be `value`, fetched into the
+    store; None when the cache has no such record."""
     root = Path(store.root)
     trusted = subs.trusted()
-    key = objects.interpreter_key(manifest_id)
     data = remote.get(key)
     if data is None:
-        return False
+        return None
     where = f"{key} in {remote.url}"
     record = Record.loads(data, where, INTERPRETER_FIELDS)
     name = record.store_path
-    record.check(trusted, name, where, subs.allow_unsigned)
+    _note_unsigned(record.check(trusted, name, where, subs.allow_unsigned), where, info)
     body = record.body
-    if body.get("tree") != manifest_id or body.get("manifest_id") != manifest_id or "/" in name or name.startswith("."):
-        raise RecordRefused(f"the record {where} is not of the interpreter {manifest_id[:16]}; refused")
+    manifest_id = body.get("tree")
+    if body.get(field) != value or body.get("manifest_id") != manifest_id or not isinstance(manifest_id, str) \
+            or "/" in name or name.startswith("."):
+        raise RecordRefused(f"the record {where} is not of the interpreter {value[:16]}; refused")
+    for r in registry.read_records(root):  # already here (imported, or fetched by another run)
+        if r.get("manifest_id") == manifest_id and (registry.python_dir(root) / r["store_path"]).is_dir():
+            return registry.info_from_record(root, r)
     with StoreSession(root, "shared", store=store, on_wait=lambda: info("waiting for the store lock ...")), \
             phase(info, f"fetching python {body.get('version')} from {remote.url}") as ph:
         fetching = ph.row("fetching blobs", noun="blob", report="{} fetched")
@@ -203,12 +328,12 @@ def _interpreter_from(remote: Remote, store: Any, manifest_id: str, subs: Substi
             architecture=body.get("architecture", ""), abi=body.get("abi", ""), platform=body.get("platform", ""),
             origins=(remote.url,),
         )
-        extra = {k: v for k, v in body.items() if k not in interp.to_json() and k not in ("format", "tree")}
+        extra = {k: v for k, v in body.items() if k not in interp.to_json() and k not in ("format", "tree", "packs")}
         registry.write_record(root, interp, {**extra, "origin_stamps": [{"path": remote.url, "stamp": ""}]})
-        ph.summary = (f"fetched python {body['version']} from {remote.url}, {size(moved.bytes)} in "
-                      f"{plural(moved.requests + 1, 'request')}")
-    return True
+        ph.summary = (f"fetched python {body['version']} from {remote.url} with its bytecode, "
+                      f"{size(moved.bytes)} in {plural(moved.requests + 1, 'request')}")
+    return interp
 
 
-__all__ = ["CacheError", "RecordRefused", "Substituters", "interpreter_record", "substitute_interpreter",
-           "substitute_prefix"]
+__all__ = ["ALIASES", "CacheError", "RecordRefused", "Substituters", "interpreter_record",
+           "interpreter_substituter", "substitute_interpreter", "substitute_prefix", "substitute_wheels"]

@@ -18,6 +18,7 @@ from envstore.index.config import IndexConfig, IndexOptions
 from envstore.lockfile import Lock, LockedPackage, LockedWheel, file_hash, lock_path_for, read_lock, write_lock
 from envstore.progress import Phase, Row, phase, plural, silent
 from envstore.resolve.explain import ResolutionError, explain_impossible
+from envstore.resolve.installed import InstalledFirst, without_installed
 from envstore.resolve.model import PYTHON, Candidate, Req
 from envstore.resolve.provider import Provider
 from envstore.resolve.target import TargetPython, target_for_spec
@@ -63,8 +64,11 @@ def root_requirements(spec: EnvSpec, target: TargetPython) -> list[Req]:
 
 
 def resolve(spec: EnvSpec, target: TargetPython, client: IndexClient,
-            preferred: dict[str, Version] | None = None, progress: Phase | None = None) -> list[Candidate]:
-    """The pinned set (one candidate per package, sorted by name)."""
+            preferred: dict[str, Version] | None = None, progress: Phase | None = None,
+            installed: dict[str, tuple[Version, str]] | None = None) -> list[Candidate]:
+    """The pinned set (one candidate per package, sorted by name). `installed` (normalized name
+    -> (version, what installed it)) is fixed and left out of the result: the conda route's
+    `- pip:` list resolved on top of its conda packages."""
     if len(spec.python_specifier) and not spec.python_specifier.contains(target.version_obj, prereleases=True):
         raise ResolutionError(
             f"{spec.path.name} asks for python{spec.python_specifier}, but the interpreter is {target.version}",
@@ -72,7 +76,10 @@ def resolve(spec: EnvSpec, target: TargetPython, client: IndexClient,
     constraints: dict[str, SpecifierSet] = {}
     for c in spec.constraints:
         constraints[c.name] = constraints.get(c.name, SpecifierSet()) & c.requirement.specifier
-    provider = Provider(client, target, constraints, spec.hashes, preferred)
+    if installed:
+        provider: Provider = InstalledFirst(client, target, constraints, spec.hashes, preferred, installed=installed)
+    else:
+        provider = Provider(client, target, constraints, spec.hashes, preferred)
     roots = root_requirements(spec, target)
     client.prefetch(r.name for r in roots if r.name != PYTHON and not r.url)
     reporter = _Chains((progress or silent()).row("resolving"))
@@ -84,6 +91,8 @@ def resolve(spec: EnvSpec, target: TargetPython, client: IndexClient,
         raise ResolutionError("resolution gave up after too many backtracking rounds",
                               "pin some versions in the env file to narrow the search") from None
     picked = [c for c in result.mapping.values() if c.name != PYTHON and not c.extras]
+    if installed:
+        picked = without_installed(picked, installed)
     return sorted(picked, key=lambda c: c.name)
 
 
@@ -112,7 +121,8 @@ def build_lock(spec: EnvSpec, target: TargetPython, client: IndexClient, picked:
 
 def lock_env(env_file: Path | str, store: Any, index: IndexConfig | IndexOptions | None = None, *,
              upgrade: bool = False, upgrade_packages: Iterable[str] = (), target: TargetPython | None = None,
-             write: bool = True, progress: Callable[[str], None] | None = None) -> Lock:
+             write: bool = True, progress: Callable[[str], None] | None = None,
+             python: str | None = None) -> Lock:
     """Resolve `env_file` and write its lockfile (lock_path_for). Versions in an existing lock
     are kept where the spec still allows them, unless `upgrade` or named in `upgrade_packages`.
     `index` is a decided IndexConfig, or a command's IndexOptions (None: no flags) to merge with
@@ -121,7 +131,8 @@ def lock_env(env_file: Path | str, store: Any, index: IndexConfig | IndexOptions
     spec = load_spec(env_file)
     index_config = index if isinstance(index, IndexConfig) else (index or IndexOptions()).resolve(spec.index)
     if target is None:
-        target = target_for_spec(store, spec.python, spec.python_specifier, progress)
+        # `--python X.Y` picks the interpreter; resolve() still checks it against the env file's python=.
+        target = target_for_spec(store, python or spec.python, spec.python_specifier, progress)
     lock_path = lock_path_for(env_file)
     preferred: dict[str, Version] = {}
     if not upgrade and lock_path.exists() and lock_path != env_file:

@@ -16,6 +16,7 @@ from pathlib import Path
 from envstore.spec import conda
 from envstore.spec.errors import SpecError
 from envstore.spec.matchspec import MatchSpecError, parse_match_spec
+from envstore.spec.model import EnvSpec, SpecRequirement
 from envstore.spec.yamlload import Located, load_located
 
 PACKAGES_FROM = ("conda", "pypi")
@@ -122,7 +123,34 @@ def parse_conda_env(path: Path) -> CondaEnv:
     return CondaEnv(path, name, tuple(channels), tuple(specs), tuple(pip), reason)
 
 
-__all__ = ["CondaEnv", "SpecError", "conda_route", "parse_conda_env", "route_reason"]
+def pip_spec(env: CondaEnv) -> EnvSpec:
+    """The `- pip:` list as an EnvSpec for the wheel resolver (the conda route's pip half): PEP
+    508 requirements, each with its env file line; the index comes from the command's flags and
+    pip's configuration, as on the wheel route."""
+    from packaging.requirements import InvalidRequirement, Requirement  # lazy: only a pip half needs it
+
+    doc = load_located_file(env.path)
+    reqs: list[SpecRequirement] = []
+    for i, item in enumerate(doc.value.get("dependencies") or []):
+        if not isinstance(item, dict):
+            continue
+        for j, text in enumerate(item.get("pip") or []):
+            key = ("dependencies", i, "pip", j)
+            text = str(text).strip()
+            if text.startswith("-"):
+                raise doc.error(key, f"pip option {text.split()[0]!r} in the `- pip:` list of a conda-route env file",
+                                "give index options to the command (--index-url, --find-links) instead")
+            try:
+                req = Requirement(text)
+            except InvalidRequirement as e:
+                raise doc.error(key, f"invalid requirement {text!r}: {e}",
+                                "pip entries are PEP 508: `name[extra]>=1.0; python_version<'3.12'`") from None
+            line, _ = doc.pos(key)
+            reqs.append(SpecRequirement(req, f"{env.path.name}:{line}" if line else env.path.name))
+    return EnvSpec(path=env.path, name=env.name, requirements=tuple(reqs))
+
+
+__all__ = ["CondaEnv", "SpecError", "conda_route", "parse_conda_env", "pip_spec", "route_reason"]
 
 
 EXPLICIT = "@EXPLICIT"
