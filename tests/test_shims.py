@@ -249,3 +249,34 @@ def test_foreign_files_in_shim_dir_are_left_alone(tmp_path: Path, world: World) 
 def test_master_name_without_command_is_a_usage_error(world: World) -> None:
     out = subprocess.run([str(world.shim_dir / "envstore-shim")], capture_output=True, text=True)
     assert out.returncode == 2 and out.stderr.startswith("error: ") and out.stderr.count("\n") == 1
+
+
+def test_store_shim_answers_an_unchanged_realize_before_python(world: World, tmp_path: Path) -> None:
+    """The `store` shim prints the prefix itself while the env file and lock are unchanged, and
+    hands anything changed to the Python `store` (a changed file is never answered from state)."""
+    project = write_env(tmp_path / "C", "proj-c", world.va, ["six"])
+    prefix = run_store("realize", str(project), store_root=world.store, check=True).stdout.strip()
+    shim = str(world.shim_dir / "store")
+    argv = [shim, "--store", str(world.store), "realize"]
+    python_store = shutil.which("store")
+    assert python_store, "the Python `store` is on PATH in the tests"
+    only_shims = world.env(PATH=str(world.shim_dir))  # no Python `store` to hand over to
+    with_python = world.env(PATH=os.pathsep.join([str(world.shim_dir), str(Path(python_store).parent)]))
+
+    def realize(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(argv, cwd=project.parent, env=env, capture_output=True, text=True, timeout=120)
+
+    native = realize(only_shims)
+    assert (native.returncode, native.stdout.strip()) == (0, prefix), native.stderr
+    for changed in (project, project.parent / "pylock.toml"):
+        changed.write_text(changed.read_text() + "\n# edited\n")
+        refused = realize(only_shims)
+        assert refused.returncode == 127 and "store: not found" in refused.stderr, (changed.name, refused)
+        handed = realize(with_python)  # the Python store checks the lock and records the new state
+        assert (handed.returncode, handed.stdout.strip()) == (0, prefix), handed.stderr
+        again = realize(only_shims)
+        assert (again.returncode, again.stdout.strip()) == (0, prefix), again.stderr
+    links = [p for p in (project.parent / ".envstore").iterdir() if p.is_symlink() and os.readlink(p) == prefix]
+    assert len(links) == 1, links
+    links[0].unlink()  # the out-link no longer names the prefix
+    assert realize(only_shims).returncode == 127

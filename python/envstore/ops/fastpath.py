@@ -1,6 +1,8 @@
 """The already-realized path: answer `store realize` from a small state file beside the
 out-link when neither the env file nor its lock changed since the last realize, without
-importing YAML, TOML, HTTP or resolver code. Any doubt falls through to the full path."""
+importing YAML, TOML, HTTP or resolver code. Any doubt falls through to the full path. The
+`store` shim (rust/envstore-shim/src/front_door.rs) applies the same rule before Python starts:
+a change to the rule or the state's fields is a change to both."""
 
 from __future__ import annotations
 
@@ -34,6 +36,10 @@ def remember(env_file: Path, lock_file: Path, prefix: Path, link: Path) -> None:
         "lock": _digest(lock_file),
         "prefix": str(prefix),
         "link": str(link),
+        # For the native `store` front door (rust/envstore-shim/src/front_door.rs), which knows
+        # no store layout: where to ask whether the prefix is still valid, and at which schema.
+        "db": str(layout.db_path(prefix.parent.parent)),
+        "schema": str(layout.DB_SCHEMA_VERSION),
     }
     write_states(dot, states)
 

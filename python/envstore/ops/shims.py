@@ -24,7 +24,8 @@ MASTER = "envstore-shim"
 INDEX_NAME = layout.SHIM_INDEX_FILE
 INDEX_HEADER = "envstore-shims-v1"
 DIRS_FILE = layout.SHIM_DIRS_FILE
-BASE_NAMES = ("python", "python3", "pip", "pip3")
+# `store` too: the shim answers an unchanged `store realize` itself and hands the rest on.
+BASE_NAMES = ("python", "python3", "pip", "pip3", "store")
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,8 @@ use std::path::{Path, PathBuf};
 use std::process::{exit, Command};
 use std::time::SystemTime;
 
+mod front_door;
+
 const INDEX_NAME: &str = ".envstore-shims-v1";
 const INDEX_HEADER: &[u8] = b"envstore-shims-v1";
 const MASTER_NAME: &str = "envstore-shim";
@@ -505,6 +507,15 @@ fn main() {
         .map(OsStr::to_os_string)
         .or_else(|| exe.file_name().map(OsStr::to_os_string))
         .unwrap_or_default();
+    if name == "store" {
+        let cwd = env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+        if let Some(prefix) = front_door::answer(&args, &cwd) {
+            let mut line = prefix.into_os_string().into_vec();
+            line.push(b'\n');
+            let _ = std::io::stdout().write_all(&line);
+            exit(0)
+        }
+    }
     let index = parse_index(&fs::read(shim_dir.join(INDEX_NAME)).unwrap_or_default());
 
     if name == MASTER_NAME {
