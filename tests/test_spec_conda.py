@@ -131,8 +131,22 @@ def test_rattler_is_imported_only_when_an_env_file_is_parsed():
     code = ("import sys, envstore.entry, envstore.ops.fastpath, envstore.spec, envstore.spec.envfile; "
             "assert 'rattler' not in sys.modules, 'rattler imported'; "
             "from envstore.spec.matchspec import parse_match_spec; parse_match_spec('six=1.16'); "
-            "assert 'rattler' in sys.modules")
+            "parse_match_spec('pip'); assert 'rattler' not in sys.modules, 'plain forms need no rattler'; "
+            "parse_match_spec('six>=1.16'); assert 'rattler' in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+@pytest.mark.parametrize("text", ["pip", "python=3.11", "python=3", "python=3.11.5", "r-base=4.3", "a.b_c-d=1.2",
+                                  "numpy", "py=10.0.0.1"])
+def test_plain_forms_read_as_rattler_reads_them(text):
+    """`name` and `name=1.2` are read without rattler; rattler must agree on each."""
+    from rattler import MatchSpec
+
+    from envstore.spec.matchspec import parse_match_spec
+
+    ours, theirs = parse_match_spec(text), MatchSpec(text)
+    assert (ours.name, ours.conda_version, ours.extras, ours.conda_part) == (
+        theirs.name.normalized, theirs.version or "", (), None)
 
 
 @pytest.mark.network

@@ -12,7 +12,7 @@ from typing import NoReturn
 
 import click
 
-from envstore import __version__
+import envstore
 from envstore.errors import EnvstoreError
 from envstore.store import default_root, layout, open_store
 from envstore._core import Store
@@ -38,8 +38,17 @@ class AppContext:
 pass_app = click.make_pass_decorator(AppContext)
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    # Not click.version_option(envstore.__version__): reading the installed metadata costs
+    # ~20 ms (importlib.metadata) that every other command would pay at import.
+    if value and not ctx.resilient_parsing:
+        click.echo(f"store, version {envstore.__version__}")
+        ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "-V", "--version", prog_name="store")
+@click.option("-V", "--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show the version and exit.")
 @click.option(
     "--store",
     "store_root",
