@@ -90,6 +90,17 @@ class LocalIndex:
         self.projects.setdefault(canonicalize_name(name), []).append(entry)
         return entry
 
+    def add_file(self, name: str, path: Path, *, requires_python: str | None = None) -> Entry:
+        """Serve a file made elsewhere (an sdist, a wheel a real tool built) under `name`; no
+        PEP 658 sidecar, since only wheels have one here."""
+        dest = self.root / "files" / path.name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if dest != path:
+            dest.write_bytes(path.read_bytes())
+        entry = Entry(dest, None, requires_python, sidecar=False)
+        self.projects.setdefault(canonicalize_name(name), []).append(entry)
+        return entry
+
     @property
     def simple(self) -> str:
         return f"{self.url}/simple/"

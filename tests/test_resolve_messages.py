@@ -1,6 +1,7 @@
 """What `store lock` says when a requirement cannot be met, against a local index on 127.0.0.1:
-versions or whole projects that exist only as sdists (at the top or deep in the graph), and old
-wheels whose Requires-Dist lines use legacy forms. One index and one store serve every case."""
+versions or whole projects that exist only as sdists (at the top or deep in the graph) under
+`--only-binary :all:` (without it they are built: test_source_builds.py), and old wheels whose
+Requires-Dist lines use legacy forms. One index and one store serve every case."""
 
 from __future__ import annotations
 
@@ -64,7 +65,7 @@ def store_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def store_lock(tmp_path: Path, store_dir: Path, index: LocalIndex, *deps: str) -> subprocess.CompletedProcess:
     env_file = tmp_path / "env.yml"
-    env_file.write_text("name: t\ndependencies:\n  - python=%s\n  - pip:\n" % PY
+    env_file.write_text("name: t\ndependencies:\n  - python=%s\n  - pip:\n    - '--only-binary=:all:'\n" % PY
                         + "".join(f"    - '{d}'\n" for d in deps))
     env = {**os.environ, "PYENV_ROOT": str(Path(sys.executable).parents[2])}
     return subprocess.run(["store", "--store", str(store_dir), "lock", "--index-url", index.simple, str(env_file)],
@@ -84,7 +85,7 @@ def hint_of(error: str) -> str:
 def test_pinned_version_only_as_sdist(tmp_path, store_dir, index):
     error = error_of(store_lock(tmp_path, store_dir, index, "albu==0.4.3"))
     assert error.startswith("error: cannot install albu==0.4.3: albu 0.4.3 has only a source distribution "
-                            "on the index, no wheel (building from source is not supported yet)\n"), error
+                            "on the index, no wheel (--only-binary forbids building it)\n"), error
     hint = hint_of(error)
     # The versions nearest 0.4.3 with a wheel for this interpreter: not the Windows-only 0.4.4.
     assert "the nearest are 0.0.0, 0.5.0, 0.5.1, 1.0 (e.g. albu==0.5.0 in the env file)" in hint, hint
@@ -92,7 +93,7 @@ def test_pinned_version_only_as_sdist(tmp_path, store_dir, index):
 
     error = error_of(store_lock(tmp_path, store_dir, index, "albu<0.4.4,>0.1"))
     assert "every version of albu matching <0.4.4,>0.1 has only a source distribution on the index, no wheel: " \
-           "0.4.3, 0.4.2 (building" in error, error
+           "0.4.3, 0.4.2 (--only-binary forbids" in error, error
     # A Windows-only wheel in range: said so, and the sdists beside it.
     error = error_of(store_lock(tmp_path, store_dir, index, "albu<0.5,>0.1"))
     assert "wheels exist for: cp311-cp311-win_amd64; 0.4.3, 0.4.2 only as source distributions" in error, error
@@ -103,18 +104,19 @@ def test_sdist_only_dependency_deep_in_the_graph(tmp_path, store_dir, index):
     assert "conflicting" not in error, error
     assert error.startswith("error: cannot install sgmlish (required by feedy 1.1 and 1.0): sgmlish has no wheel "
                             "for any platform: only source distributions on the index (newest 1.0.0)"), error
-    assert "env.yml:5 asks for feedy → feedy 1.1 requires sgmlish\n" in error, error
+    assert "env.yml:6 asks for feedy → feedy 1.1 requires sgmlish\n" in error, error
     assert "pip wheel --no-deps 'sgmlish==1.0.0' -w wheels" in hint_of(error)
 
 
 def test_sdist_only_project_hint_says_what_to_do(tmp_path, store_dir, index):
     error = error_of(store_lock(tmp_path, store_dir, index, "docoptish"))
     assert error.startswith("error: cannot install docoptish: docoptish has no wheel for any platform: only "
-                            "source distributions on the index (newest 0.6.2), and building from source is not "
-                            "supported yet\n"), error
+                            "source distributions on the index (newest 0.6.2), and --only-binary forbids "
+                            "building it\n"), error
     hint = hint_of(error)
     assert "relax one of the requirements" not in hint, hint
-    assert hint.startswith("hint: until envstore builds sdists: build a wheel yourself (pip wheel --no-deps "
+    assert hint.startswith("hint: take it out of --only-binary to build it from source, or build a wheel "
+                           "yourself (pip wheel --no-deps "
                            "'docoptish==0.6.2' -w wheels) and pass --find-links wheels (or put a `--find-links "
                            "DIR` line in the `- pip:` list)"), hint
     assert "an alternative that ships wheels" in hint

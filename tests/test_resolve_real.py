@@ -124,15 +124,17 @@ def test_read_uv_pylock(tmp_path, uv, target, index_config):
 
 
 def test_store_lock_messages_for_real_sdist_only_and_legacy_metadata(tmp_path, target, index_config):
-    """Through `store lock` on the real index: an sdist-only version, an sdist-only dependency
-    two levels down, an sdist-only project, and an old wheel whose Requires-Dist is legacy."""
+    """Through `store lock` on the real index under --only-binary (without it these are built:
+    test_source_builds.py): an sdist-only version, an sdist-only dependency two levels down, an
+    sdist-only project; and an old wheel whose Requires-Dist is legacy."""
     major_minor = ".".join(target.version.split(".")[:2])
     store = tmp_path / "store"
     env = {**os.environ, "PYENV_ROOT": str(Path(sys.executable).parents[2])}
 
     def store_lock(name: str, requirement: str) -> subprocess.CompletedProcess:
         path = tmp_path / f"{name}.yml"
-        path.write_text(f"name: {name}\ndependencies:\n  - python={major_minor}\n  - pip:\n    - {requirement}\n")
+        path.write_text(f"name: {name}\ndependencies:\n  - python={major_minor}\n  - pip:\n"
+                        f"    - '--only-binary=:all:'\n    - {requirement}\n")
         return subprocess.run(["store", "--store", str(store), "lock", str(path)], capture_output=True, text=True,
                               timeout=600, env=env, cwd=tmp_path)
 
@@ -146,7 +148,8 @@ def test_store_lock_messages_for_real_sdist_only_and_legacy_metadata(tmp_path, t
     assert "cannot install feedfinder2 (required by newspaper3k 0.2.8): feedfinder2 has no wheel" in proc.stderr
     proc = store_lock("docopt", "docopt")
     assert proc.returncode == 1 and "relax one of the requirements" not in proc.stderr, proc.stderr
-    assert "hint: until envstore builds sdists: build a wheel yourself" in proc.stderr, proc.stderr
+    assert "hint: take it out of --only-binary to build it from source, or build a wheel yourself" in proc.stderr, \
+        proc.stderr
     proc = store_lock("pl", "pytorch-lightning==1.7.7")  # Requires-Dist: torch (>=1.9.*)
     assert proc.returncode == 0, proc.stderr
     lock = read_lock(tmp_path / "pylock.pl.toml")

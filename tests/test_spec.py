@@ -152,8 +152,14 @@ requests[socks]>=2.31 ; python_version >= "3.8" \\
     assert spec.hashes == {"requests": frozenset({sha})}
     assert spec.index.index_url == "https://index.invalid/simple"
     assert spec.index.extra_index_urls == ("https://extra.invalid/simple",) and spec.index.find_links == ("./wheels",)
-    with pytest.raises(SpecError, match=r"requirements.txt:1: editable"):
+    # -e takes a project directory; one whose name cannot be read statically asks for `name @ DIR`
+    with pytest.raises(SpecError, match=r"requirements.txt:1: '.': cannot tell the project's name"):
         load_spec(write(tmp_path, "-e .\n", "requirements.txt"))
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "Mine"\nversion = "1"\n')
+    mine = load_spec(write(tmp_path, "-e .\n--only-binary=:all:\n", "requirements.txt"))
+    assert [(str(r.requirement), r.editable, r.local) for r in mine.requirements] == [
+        (f"Mine @ {tmp_path.resolve().as_uri()}", True, ".")]
+    assert mine.only_binary == frozenset({":all:"})
 
 
 def test_pylock_input(tmp_path):

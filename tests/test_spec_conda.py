@@ -46,7 +46,7 @@ dependencies:
   - six
   - pip:
     - requests
-    - git+https://example.invalid/org/project.git@v1.0#egg=project
+    - hg+https://example.invalid/org/project@v1.0#egg=project
     - 'not a [req'
 """))
     first, *rest = err.splitlines()
@@ -54,7 +54,7 @@ dependencies:
     for where, needle in [
         ("env.yml:2:1", "unknown key 'channel'"), ("env.yml:5:5", "alternatives ('|')"),
         ("env.yml:6:5", "'numpy*' is not a conda match spec"), ("env.yml:7:5", "'1.1.1t' is not a PEP 440 version"),
-        ("env.yml:8:5", "libtiff is a conda-only package"), ("env.yml:12:7", "VCS URLs are not supported yet"),
+        ("env.yml:8:5", "libtiff is a conda-only package"), ("env.yml:12:7", "hg URLs are not supported (git is)"),
     ]:
         assert any(line.strip().startswith(f"{where}: ") and needle in line for line in rest), (where, err)
     assert "env.yml:13:7: invalid requirement 'not a [req'" in err
@@ -114,14 +114,14 @@ def test_names_that_differ_between_conda_and_the_index(tmp_path):
     assert "pyqt5==" not in err.lower()
 
 
-def test_vcs_line_says_not_supported_yet(tmp_path):
+def test_a_non_git_vcs_line_says_git_is_supported(tmp_path):
     err = refused(lock(tmp_path, """\
 dependencies:
   - pip:
-    - git+https://example.invalid/org/project.git@v1.0#egg=project
+    - svn+https://example.invalid/org/project@v1.0#egg=project
 """))
-    assert err.startswith("error: env.yml:3:7: 'git+https://example.invalid/org/project.git@v1.0#egg=project': "
-                          "VCS URLs are not supported yet")
+    assert err.startswith("error: env.yml:3:7: 'svn+https://example.invalid/org/project@v1.0#egg=project': "
+                          "svn URLs are not supported (git is)"), err
     assert "Expected semicolon" not in err and "PEP 508" not in err
 
 

@@ -96,6 +96,73 @@ class LockedWheel:
 
 
 @dataclass(frozen=True)
+class LockedSdist(LockedWheel):
+    """PEP 751 `[packages.sdist]`: a source distribution realize builds into a wheel (issue 16);
+    the same fields as a wheel's entry (`path` for a local archive, relative to the lock)."""
+
+
+def _parse_sdist(p: dict[str, Any], path: Path | None) -> LockedSdist | None:
+    s = p.get("sdist")
+    if not isinstance(s, dict):
+        return None
+    sha = (s.get("hashes") or {}).get("sha256")
+    if not sha:
+        raise LockfileError(f"the sdist of {p['name']} has no sha256 hash", path)
+    fname = s.get("name") or (s.get("url") or s.get("path") or "").rsplit("/", 1)[-1].split("#")[0]
+    return LockedSdist(url=s.get("url"), filename=fname, size=s.get("size"), sha256=sha,
+                       upload_time=s.get("upload-time"), path=s.get("path"))
+
+
+@dataclass(frozen=True)
+class LockedTree:
+    """PEP 751 `[packages.directory]` (a local project, `editable` for -e) or `[packages.vcs]`
+    (a git repository at the commit its requested revision named when locking): built at realize."""
+
+    kind: str  # "directory" | "vcs"
+    path: str | None = None  # directory: relative to the lock's directory (POSIX), or absolute
+    editable: bool = False
+    url: str | None = None  # vcs: the repository, without the `git+`
+    requested_revision: str | None = None
+    commit_id: str | None = None
+    subdirectory: str | None = None
+
+    def to_toml(self) -> dict[str, Any]:
+        if self.kind == "directory":
+            return {"path": self.path, **({"editable": True} if self.editable else {}),
+                    **({"subdirectory": self.subdirectory} if self.subdirectory else {})}
+        out: dict[str, Any] = {"type": "git", "url": self.url}
+        if self.requested_revision:
+            out["requested-revision"] = self.requested_revision
+        out["commit-id"] = self.commit_id
+        if self.subdirectory:
+            out["subdirectory"] = self.subdirectory
+        return out
+
+    def directory(self, lock_path: Path | None) -> Path:
+        """The project directory of a `directory` entry, relative paths from the lock's directory."""
+        assert self.path is not None
+        base = lock_path.parent if lock_path is not None else Path.cwd()
+        return (base / self.path).resolve()
+
+
+def _parse_tree(p: dict[str, Any], path: Path | None) -> LockedTree | None:
+    d, v = p.get("directory"), p.get("vcs")
+    if isinstance(d, dict):
+        if not isinstance(d.get("path"), str):
+            raise LockfileError(f"the directory of {p['name']} has no path", path)
+        return LockedTree("directory", path=d["path"], editable=bool(d.get("editable", False)),
+                          subdirectory=d.get("subdirectory"))
+    if isinstance(v, dict):
+        if v.get("type") != "git":
+            raise LockfileError(f"{p['name']}: VCS type {v.get('type')!r} is not supported (git is)", path)
+        if not v.get("commit-id") or not (v.get("url") or v.get("path")):
+            raise LockfileError(f"the git entry of {p['name']} needs a url and a commit-id", path)
+        return LockedTree("vcs", url=v.get("url") or v.get("path"), requested_revision=v.get("requested-revision"),
+                          commit_id=v["commit-id"], subdirectory=v.get("subdirectory"))
+    return None
+
+
+@dataclass(frozen=True)
 class LockedPackage:
     name: str
     version: str
@@ -105,6 +172,13 @@ class LockedPackage:
     marker: str | None = None
     dependencies: tuple[str, ...] = ()
     has_sdist: bool = False
+    sdist: LockedSdist | None = None  # set when realize builds this package from source
+    tree: LockedTree | None = None  # a local project or a git commit, built at realize
+
+    @property
+    def from_source(self) -> bool:
+        """Realize builds it: no wheel listed, an sdist, a directory or a VCS entry instead."""
+        return not self.wheels and (self.sdist is not None or self.tree is not None)
 
     @property
     def wheel(self) -> LockedWheel | None:
@@ -138,7 +212,12 @@ class LockedPackage:
             out["index"] = self.index
         if self.dependencies:
             out["dependencies"] = [{"name": d} for d in self.dependencies]
-        out["wheels"] = [w.to_toml() for w in self.wheels]
+        if self.wheels or not self.from_source:
+            out["wheels"] = [w.to_toml() for w in self.wheels]
+        if self.sdist is not None:
+            out["sdist"] = self.sdist.to_toml()
+        if self.tree is not None:
+            out[self.tree.kind] = self.tree.to_toml()
         return out
 
 
@@ -227,6 +306,9 @@ class Lock:
                     continue
             except LockfileError as e:
                 raise LockfileError(str(e), self.path) from None
+            if p.from_source:
+                out.append(p)  # built for this interpreter at realize (issue 16)
+                continue
             if not p.wheels:
                 return Misfit(p, "no-wheel")
             if p.requires_python and not _python_allowed(p.requires_python, python):
@@ -236,6 +318,13 @@ class Lock:
                 return Misfit(p, "tags")
             out.append(replace(p, wheels=(w,)))
         return replace(self, packages=tuple(out))
+
+    @property
+    def has_local_sources(self) -> bool:
+        """A local project directory or archive: its files can change with the env file and the
+        lock as they are (spec.sources), so neither alone says the prefix is current."""
+        return any((p.tree is not None and p.tree.kind == "directory") or (p.sdist is not None and p.sdist.path)
+                   for p in self.packages)
 
     def to_toml(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"lock-version": LOCK_VERSION}
@@ -313,7 +402,8 @@ def parse_lock(data: dict[str, Any], path: Path | None = None) -> Lock:
         packages.append(LockedPackage(
             name=p["name"], version=str(p["version"]), wheels=tuple(wheels),
             requires_python=p.get("requires-python"), index=p.get("index"), marker=p.get("marker"),
-            dependencies=deps, has_sdist="sdist" in p,
+            dependencies=deps, has_sdist="sdist" in p, sdist=_parse_sdist(p, path) if not wheels else None,
+            tree=_parse_tree(p, path) if not wheels else None,
         ))
     tool = (data.get("tool") or {}).get("envstore") or {}
     return Lock(
@@ -369,6 +459,6 @@ def pin_changes(old: Lock | None, new: Lock) -> list[str]:
 
 
 __all__ = [
-    "Lock", "LockedPackage", "LockedWheel", "LockfileError", "Misfit", "tag_rank", "wheel_tags", "dumps_lock", "file_hash",
+    "Lock", "LockedPackage", "LockedSdist", "LockedTree", "LockedWheel", "LockfileError", "Misfit", "tag_rank", "wheel_tags", "dumps_lock", "file_hash",
     "lock_path_for", "parse_lock", "pin_changes", "read_lock", "write_lock",
 ]

@@ -73,7 +73,8 @@ def existing_env_file(given: Path | None) -> Path:
     return env_file
 
 
-def prefix_for(app: Any, target: str, index: IndexOptions | None = None) -> tuple[Path, Path | None, Path | None]:
+def prefix_for(app: Any, target: str, index: IndexOptions | None = None,
+               python: str | None = None) -> tuple[Path, Path | None, Path | None]:
     """(prefix, env file, out-link) for an env file (realized now) or a prefix / out-link path."""
     path = Path(target)
     if path.is_dir():
@@ -87,5 +88,5 @@ def prefix_for(app: Any, target: str, index: IndexOptions | None = None) -> tupl
     from envstore.ops.realize import RealizeOptions, realize
     from envstore.project import out_link_of
 
-    prefix = realize(path, app.store_root, RealizeOptions(index=index), app.info)
+    prefix = realize(path, app.store_root, RealizeOptions(index=index, python=python), app.info)
     return prefix, path.absolute(), out_link_of(path.absolute(), prefix)

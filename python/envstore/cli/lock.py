@@ -28,10 +28,14 @@ if TYPE_CHECKING:
               help="Write nothing; exit 1 (naming the pins that differ) when the lockfile would change.")
 @click.option("--dry-run", "dry_run", is_flag=True,
               help="Write nothing; print the pins that would change (+ added, - removed, ~ moved).")
+@click.option("--platform", "platforms", multiple=True, metavar="PLATFORM",
+              help="Write a universal lock for this platform (linux-x86_64, linux-aarch64, macos-x86_64, "
+                   "macos-arm64, windows-x86_64, or `all`); repeatable. With --python, for that Python only; "
+                   "else for every supported CPython the env file allows.")
 @click.pass_obj
 def command(app, env_file: Path | None, index: IndexOptions | None, upgrade: bool,
             upgrade_packages: tuple[str, ...], check: bool = False, dry_run: bool = False,
-            python: str | None = None) -> None:
+            python: str | None = None, platforms: tuple[str, ...] = ()) -> None:
     """Resolve ENV_FILE or -f FILE and write its lockfile.
 
     ENV_FILE defaults to the first of env.yml, environment.yml, env.yaml and environment.yaml here.
@@ -58,15 +62,40 @@ def command(app, env_file: Path | None, index: IndexOptions | None, upgrade: boo
         click.echo(str(env_file.absolute()))
         return
     store = app.store()
+    if platforms:
+        _lock_universal(app, env_file, store, index, upgrade, platforms, python, started, check or dry_run)
+        return
     if check or dry_run:
         _check_or_dry_run(app, env_file, store, index, upgrade, upgrade_packages, check, python)
         return
+    # lazy: the build machinery (sdists' metadata, issue 16) loads only when a lock is made
+    from envstore.ops.realize import source_reader
+
     lock = lock_env(env_file, store, index, upgrade=upgrade, upgrade_packages=upgrade_packages, progress=app.info,
-                    python=python)
+                    python=python, sources=source_reader(store, app.info))
     path = lock_path_for(env_file)
     app.info(f"locked {plural(len(lock.packages), 'package')} for python {lock.interpreter.get('version', '?')} "
              f"in {duration(time.monotonic() - started)}")
     click.echo(str(path.absolute()))
+
+
+def _lock_universal(app: Any, env_file: Path, store: Any, index: IndexOptions | None, upgrade: bool,
+                    platforms: tuple[str, ...], python: str | None, started: float, no_write: bool) -> None:
+    """Issue 17: one lock for the declared environments (resolve/universal.py)."""
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.errors import UsageError
+    from envstore.lockfile import lock_path_for
+    from envstore.progress import duration, plural
+    from envstore.resolve.universal import PLATFORMS, lock_universal
+
+    if no_write:
+        raise UsageError("--check and --dry-run do not take --platform yet")
+    chosen = tuple(PLATFORMS) if "all" in platforms else platforms
+    lock = lock_universal(env_file, store, index, pythons=(python,) if python else (), platforms=chosen,
+                          upgrade=upgrade, progress=app.info)
+    app.info(f"locked {plural(len(lock.packages), 'package')} for {', '.join(chosen)} "
+             f"(python {lock.requires_python}) in {duration(time.monotonic() - started)}")
+    click.echo(str(lock_path_for(env_file).absolute()))
 
 
 def _check_or_dry_run(app: Any, env_file: Path, store: Any, index: IndexOptions | None, upgrade: bool,
@@ -104,7 +133,8 @@ def _check_or_dry_run(app: Any, env_file: Path, store: Any, index: IndexOptions 
 def _lock_without_writing(env_file: Path, store: Any, index: IndexOptions | None, upgrade: bool,
                           upgrade_packages: tuple[str, ...], info: Any, python: str | None) -> Any:
     # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.ops.realize import source_reader
     from envstore.resolve.lock import lock_env
 
     return lock_env(env_file, store, index, upgrade=upgrade, upgrade_packages=upgrade_packages, write=False,
-                    progress=info, python=python)
+                    progress=info, python=python, sources=source_reader(store, info))

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from envstore.cli.envfile import existing_env_file, file_option
-from envstore.cli.options import index_options, substituter_options
+from envstore.cli.options import index_options, python_option, substituter_options
 
 if TYPE_CHECKING:
     from envstore.index.config import IndexOptions
@@ -20,13 +20,14 @@ if TYPE_CHECKING:
 @click.argument("env_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @index_options
 @substituter_options
+@python_option
 @click.option("--frozen", is_flag=True, help="Use the lockfile as it is; fail if it is missing or stale.")
 @click.option("--no-out-link", is_flag=True, help="Do not create .envstore/<name> beside the env file (no GC root).")
 @click.option("--lock-timeout", type=float, default=None, metavar="SECONDS",
               help="Give up waiting for a running gc after this long (default: wait).")
 @click.pass_obj
 def command(app, env_file: Path | None, index: IndexOptions | None, substituters: Substituters | None, frozen: bool,
-            no_out_link: bool, lock_timeout: float | None) -> None:
+            no_out_link: bool, lock_timeout: float | None, python: str | None = None) -> None:
     """Make the environment of ENV_FILE exist and print its prefix.
 
     ENV_FILE (or -f FILE) defaults to the first of env.yml, environment.yml, env.yaml and environment.yaml in the current directory. The lockfile
@@ -41,6 +42,6 @@ def command(app, env_file: Path | None, index: IndexOptions | None, substituters
 
     env_file = existing_env_file(env_file)
     options = RealizeOptions(frozen=frozen, out_link=not no_out_link, lock_timeout=lock_timeout, index=index,
-                             substituters=substituters)
+                             substituters=substituters, python=python)
     prefix = realize(env_file, app.store_root, options, app.info)
     click.echo(str(prefix))

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from envstore.cli.envfile import existing_env_file, looks_like_env_file
-from envstore.cli.options import index_options
+from envstore.cli.options import index_options, python_option
 from envstore.errors import UsageError
 
 if TYPE_CHECKING:
@@ -29,9 +29,11 @@ def activated_environ(prefix: Path) -> dict[str, str]:
 @click.option("-f", "--file", "env_file", type=click.Path(dir_okay=False, path_type=Path),
               help="The env file (default: the first of env.yml, environment.yml, env.yaml, environment.yaml); or give it before CMD.")
 @index_options
+@python_option
 @click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED, metavar="[ENV_FILE] [--] CMD...")
 @click.pass_obj
-def command(app, env_file: Path | None, index: IndexOptions | None, cmd: tuple[str, ...]) -> None:
+def command(app, env_file: Path | None, index: IndexOptions | None, cmd: tuple[str, ...],
+            python: str | None = None) -> None:
     """Run CMD with the environment's bin/ first on PATH (and VIRTUAL_ENV set).
 
     The environment is realized first if needed. Use `--` before CMD when it has options:
@@ -48,7 +50,7 @@ def command(app, env_file: Path | None, index: IndexOptions | None, cmd: tuple[s
     if not cmd:
         raise click.UsageError("no command to run: store run [-f ENV_FILE | ENV_FILE] -- CMD...")
     env_file = existing_env_file(env_file)
-    prefix = realize(env_file, app.store_root, RealizeOptions(index=index), app.info)
+    prefix = realize(env_file, app.store_root, RealizeOptions(index=index, python=python), app.info)
     env = activated_environ(prefix)
     program = shutil.which(cmd[0], path=env["PATH"])
     if program is None:

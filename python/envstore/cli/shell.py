@@ -8,13 +8,14 @@ from pathlib import Path
 import click
 
 from envstore.cli.envfile import default_env_file, file_option, prefix_for
+from envstore.cli.options import python_option
 from envstore.errors import UsageError
 from envstore.store import layout
 
 SHELL_CHOICE = click.Choice(["bash", "zsh", "fish"])
 
 
-def activation_for(app, env: str | None):
+def activation_for(app, env: str | None, python: str | None = None):
     """What to activate: ENV (an env file, realized now; a prefix; an out-link), else the
     default env file here (realized now), else what the shims would use in this directory."""
     # lazy: a command loads its own ops; `store --help` loads none
@@ -26,7 +27,7 @@ def activation_for(app, env: str | None):
         except UsageError:
             env = None
     if env is not None:
-        prefix, _env_file, _link = prefix_for(app, env)
+        prefix, _env_file, _link = prefix_for(app, env, python=python)
         return Activation(prefix, label_for(prefix), True)
     # lazy: a command loads its own ops; `store --help` loads none
     from envstore.ops import shims
@@ -61,14 +62,15 @@ def activate_command(app, shell: str | None, env: str | None) -> None:
 @click.command("shell")
 @file_option("env", as_str=True)
 @click.argument("env", required=False, metavar="[ENV_FILE|PREFIX]")
+@python_option
 @click.pass_obj
-def shell_command(app, env: str | None) -> None:
+def shell_command(app, env: str | None, python: str | None = None) -> None:
     """Start $SHELL with an environment active; `exit` returns to where you were."""
     # lazy: a command loads its own ops; `store --help` loads none
     from envstore.ops.activate import shell_command as build
     from envstore.settings import SHELL
 
-    act = activation_for(app, env)
+    act = activation_for(app, env, python)
     shell_path = SHELL.get() or "/bin/sh"
     argv, environ = build(act, shell_path, layout.tmp_dir(Path(app.store().root)))
     app.info(f"entering {act.label} ({act.directory}); `exit` leaves it")

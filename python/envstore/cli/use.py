@@ -10,7 +10,7 @@ import click
 
 from envstore.cli.envfile import file_option, prefix_for
 from envstore.cli.format import json_document
-from envstore.cli.options import index_options
+from envstore.cli.options import index_options, python_option
 
 if TYPE_CHECKING:
     from envstore.index.config import IndexOptions
@@ -32,8 +32,9 @@ def _inside(directory: Path, cwd: Path) -> bool:
 @click.argument("target", required=False, metavar="ENV_FILE|PREFIX")
 @PROFILE_OPTION
 @index_options
+@python_option
 @click.pass_obj
-def command(app, target: str, profile: str, index: IndexOptions | None) -> None:
+def command(app, target: str, profile: str, index: IndexOptions | None, python: str | None = None) -> None:
     """Switch a profile to ENV_FILE's environment (realized first) or to PREFIX.
 
     Makes a new generation (a GC root) and flips the profile to it in one rename; the shims
@@ -46,7 +47,7 @@ def command(app, target: str, profile: str, index: IndexOptions | None) -> None:
     from envstore.ops import profiles, shims
 
     root = Path(app.store().root)
-    prefix, env_file, link = prefix_for(app, target, index)
+    prefix, env_file, link = prefix_for(app, target, index, python)
     if env_file is not None and link is not None and _inside(env_file.parent, Path.cwd()):
         project.set_active(env_file, link, lock_path_for(env_file))
         app.info(f"{env_file.parent}: active environment is now {env_file.name}")

@@ -13,7 +13,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 from envstore._core import Store, remove_tree
 from envstore.install.bytecode import compile_all, put_sources
@@ -22,6 +22,7 @@ from envstore.progress import Phase, silent
 from envstore.store import layout, manifest, manifest_usable
 from envstore.store.db import StoreDB
 from envstore.store.fs import publish_tree
+from envstore.store.locks import file_lock
 from envstore.store.parts import Part, PartKind, base_part, labelled
 
 LAYOUT_VERSION = 1  # bump when the prefix layout changes: it is part of every store path
@@ -193,3 +194,14 @@ def publish(store: Store, parts: list[Part], dest: Path, tmp: Path,
     if placed.link_fallbacks:
         _warn_copied(dest, placed.files, placed.link_fallbacks)
     return publish_tree(build, dest, store_root=Path(store.root), replace=replace)
+
+
+def ensure_prefix(db: StoreDB, root: Path, dest: Path, make: Callable[[], None]) -> None:
+    """Make the prefix `dest` unless it is registered and present; checked again under its own
+    lock, so realizes racing for one prefix build it once and the others find it."""
+    if db.prefix(dest) is None or not dest.is_dir():
+        with file_lock(layout.env_lock_path(root, dest.name), exclusive=True):
+            if db.prefix(dest) is None or not dest.is_dir():
+                make()
+    else:
+        db.touch_prefix(dest)

@@ -20,12 +20,11 @@ from envstore.ops.fastpath import remember
 from envstore.lockfile import Lock, LockedWheel, LockfileError, lock_path_for, read_lock
 from envstore.resolve.stale import is_stale
 from envstore.progress import phase, plural, size
-from envstore.install.prefix import IngestedWheel, assemble, publish, store_path, store_path_digest
+from envstore.install.prefix import IngestedWheel, assemble, ensure_prefix, publish, store_path, store_path_digest
 from envstore.project import add_out_link
 from envstore.ops.shims import after_realize
 from envstore.store import layout, open_store
 from envstore.store.session import StoreSession
-from envstore.store.locks import file_lock
 from envstore.install.wheel import ingest_wheel
 from envstore.spec import load_spec
 from envstore.spec.conda_env import conda_route, is_explicit
@@ -51,6 +50,7 @@ class RealizeOptions:
     index: IndexOptions | None = None  # the command's index flags; None: none given
     lock_timeout: float | None = None
     substituters: Substituters | None = None  # binary caches asked before the index (issue 18)
+    python: str | None = None  # `--python X.Y`: the interpreter to realize for (issue 17)
 
     @property
     def offline(self) -> bool:
@@ -63,6 +63,12 @@ def lock_identity(lock: Lock) -> list[list[str]]:
     out = []
     for p in sorted(lock.packages, key=lambda p: p.name.lower()):
         wheel = p.wheel
+        if wheel is None and p.from_source:
+            # lazy: the build machinery loads only for a lock with packages built from source (issue 16)
+            from envstore.ops.sources import source_identity
+
+            out.append([p.name.lower(), p.version, source_identity(lock, p)])
+            continue
         if wheel is None:
             raise LockfileError(f"{p.name} {p.version} has no single wheel to install", lock.path)
         out.append([p.name.lower(), p.version, wheel.sha256])
@@ -82,20 +88,39 @@ def obtain_lock(env_file: Path, store: Any, options: RealizeOptions, info: Info,
     that cannot be written must not be resolved into)."""
     lock_path = lock_path_for(env_file)
     lock = read_lock(lock_path) if lock_path.exists() else None
-    if lock is not None and not is_stale(lock, env_file):
+    current = lock is not None and not is_stale(lock, env_file)
+    if current and (options.python is None or lock_is_for(lock, options.python)):
         return lock
     if refusal is not None:
         raise refusal
     if options.frozen:
-        why = "does not exist" if lock is None else "is stale (the env file changed)"
+        why = ("does not exist" if lock is None else "is stale (the env file changed)" if not current
+               else f"is for python {lock.interpreter.get('version', '?')}, not {options.python}")
         raise LockfileError(f"the lockfile {why} but --frozen was given", lock_path, "run `store lock` first")
     # lazy: the resolver and the index client load only when a lock must be made
     from envstore.resolve.lock import lock_env
 
+    if current:
+        # The committed lock is current for another interpreter: resolve for this one in memory
+        # and keep the file as it is, so `--python` in a CI matrix never rewrites the lock.
+        info(f"{lock_path.name} is for python {lock.interpreter.get('version', '?')}: "
+             f"resolving for python {options.python} without writing it")
     with phase(info, f"locking {env_file.name}") as ph:
-        lock = lock_env(env_file, store, options.index, progress=info)
+        lock = lock_env(env_file, store, options.index, progress=info, python=options.python, write=not current,
+                        sources=source_reader(store, info))
         ph.summary = f"locked {plural(len(lock.packages), 'package')}"
     return lock
+
+
+def lock_is_for(lock: Lock, python: str) -> bool:
+    """Whether the lock's interpreter is the `--python` version (X.Y means any X.Y.Z, as python= does)."""
+    version = str(lock.interpreter.get("version", ""))
+    if not version:  # a universal lock: any python its requires-python allows
+        # lazy: packaging's specifiers load only for a `--python` realize
+        from packaging.specifiers import SpecifierSet
+
+        return not lock.requires_python or SpecifierSet(lock.requires_python).contains(f"{python}.0", prereleases=True)
+    return version == python or version.startswith(python + ".")
 
 
 def choose_interpreter(store: Any, lock: Lock, info: Info) -> tuple[Any, Lock]:
@@ -128,6 +153,9 @@ def realize(env_file: Path, store_root: Path | None, options: RealizeOptions, in
         from envstore.ops.substitute import substitute_interpreter
 
         substitute_interpreter(store, wanted_interpreter, options.substituters, info, options.offline)
+    if options.python is not None and not lock.interpreter.get("version"):
+        # A universal lock names no interpreter: `--python` is the one its wheels are picked for.
+        lock = replace(lock, interpreter={"version": options.python})
     interpreter, lock = choose_interpreter(store, lock, info)
     name = env_name(env_file, lock)
     dest = store_path(root, name, store_path_digest({"packages": lock_identity(lock)}, interpreter))
@@ -137,20 +165,24 @@ def realize(env_file: Path, store_root: Path | None, options: RealizeOptions, in
                       on_wait=lambda: info("waiting for the store lock (a gc is running) ...")) as session:
         db = session.db
         _hook("realize.before_link")
-        if db.prefix(dest) is None or not dest.is_dir():
-            with file_lock(layout.env_lock_path(root, dest.name), exclusive=True):
-                if db.prefix(dest) is None or not dest.is_dir():
-                    if options.substituters is not None:
-                        # lazy: the cache's crypto and zstd load only when a substituter is configured
-                        from envstore.ops.substitute import substitute_prefix
 
-                        substitute_prefix(store, db, dest, lock_identity(lock), interpreter, options.substituters,
-                                          info, options.offline)
-                    _build(store, db, root, dest, name, lock, interpreter, info, options.offline)
-        else:
-            db.touch_prefix(dest)
-        link = add_out_link(db, env_file, name, dest, info) if options.out_link else None
-    if link is not None:
+        def make() -> None:
+            if options.substituters is not None:
+                # lazy: the cache's crypto and zstd load only when a substituter is configured
+                from envstore.ops.substitute import substitute_prefix
+
+                substitute_prefix(store, db, dest, lock_identity(lock), interpreter, options.substituters,
+                                  info, options.offline)
+            _build(store, db, root, dest, name, lock, interpreter, info, options.offline)
+
+        ensure_prefix(db, root, dest, make)
+        # A `--python` prefix gets its own out-link (a GC root beside the default one) and no
+        # fast-path answer: the answer recorded is the one for `store realize` without flags.
+        link_name = name if options.python is None else f"{name}-py{options.python}"
+        link = add_out_link(db, env_file, link_name, dest, info) if options.out_link else None
+    # A local project's files are not in the env file or the lock, so the fast path (which
+    # checks only those two) must not answer for it: such a realize always takes this road.
+    if link is not None and options.python is None and not lock.has_local_sources:
         remember(env_file, lock_path_for(env_file), dest, link)
     after_realize(root, env_file, link)  # shims: the project's active env, console-script names
     reserve.ensure(root)
@@ -196,7 +228,14 @@ def _ensure_artifacts(store, db: StoreDB, lock: Lock, tmp: Path, info: Info, off
     known = set(store.manifest_ids())
     have: dict[str, str] = {}
     missing: list[tuple[str, str, LockedWheel]] = []
+    built: dict[str, IngestedWheel] = {}
     for p in lock.packages:
+        if p.wheel is None and p.from_source:
+            # lazy: the build machinery loads only for a lock with source distributions (issue 16)
+            from envstore.ops.sources import built_wheel
+
+            built[p.name] = built_wheel(store, db, lock, p, tmp, info, offline, build_env_prefix)
+            continue
         w = p.wheel
         row = db.artifact(w.sha256)
         if row is not None and row.manifest_id in known and blobs_look_intact(store, row.manifest_id):
@@ -216,9 +255,32 @@ def _ensure_artifacts(store, db: StoreDB, lock: Lock, tmp: Path, info: Info, off
         _fetch_and_ingest(store, db, missing, have, tmp, info)
     db.touch_artifacts(list(have))
     return [
-        IngestedWheel(p.name, p.wheel.filename, have[p.wheel.sha256], p.version)
+        built[p.name] if p.name in built else IngestedWheel(p.name, p.wheel.filename, have[p.wheel.sha256], p.version)
         for p in sorted(lock.packages, key=lambda p: p.name.lower())
     ]
+
+
+def source_reader(store: Any, info: Info) -> Any:
+    """The resolver's reader of metadata that needs a source (ops.sources), so a lock can pin
+    sdists, local projects and git URLs."""
+    # lazy: the build machinery loads only when a lock must be made
+    from envstore.ops.sources import metadata_reader
+
+    return metadata_reader(store, build_env_prefix, info)
+
+
+def build_env_prefix(store: Any, db: StoreDB, lock: Lock, info: Info, offline: bool) -> Path:
+    """A build environment's lock realized as a prefix of the store (ops.sources.BuildPrefix)."""
+    # lazy: only when something is built from source
+    from envstore.ops.sources import BUILD_ENV_NAME
+    from envstore.resolve.fit import interpreter_for_lock
+
+    root = Path(store.root)
+    interpreter, lock = interpreter_for_lock(store, lock, info)
+    dest = store_path(root, BUILD_ENV_NAME, store_path_digest({"packages": lock_identity(lock)}, interpreter))
+    ensure_prefix(db, root, dest, lambda: _build(store, db, root, dest, BUILD_ENV_NAME, lock, interpreter, info,
+                                                 offline))
+    return dest
 
 
 def _fetch_and_ingest(store, db: StoreDB, wanted: list, have: dict[str, str], tmp: Path, info: Info) -> None:

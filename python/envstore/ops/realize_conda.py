@@ -31,7 +31,7 @@ from envstore.conda.channels import channel_urls, load_config, pin_spec
 from envstore.conda.record import CondaRecord
 from envstore.errors import EnvstoreError, while_doing
 from envstore.install import conda as placing
-from envstore.install.prefix import publish, store_path
+from envstore.install.prefix import ensure_prefix, publish, store_path
 from envstore.lockfile import Lock, LockfileError, lock_path_for, read_lock
 from envstore.ops.fastpath import remember
 from envstore.progress import phase, plural, size
@@ -42,7 +42,6 @@ from envstore.spec.conda_env import CondaEnv, is_explicit, parse_conda_env, pip_
 from envstore.store import layout, reserve
 from envstore.store.db import StoreDB
 from envstore.store.fs import write_atomic
-from envstore.store.locks import file_lock
 from envstore.store.session import StoreSession
 
 if sys.version_info >= (3, 11):
@@ -209,12 +208,7 @@ def realize_conda(env_file: Path, store: Any, frozen: bool, out_link: bool, info
     with StoreSession(root, "shared", store=store, timeout=lock_timeout,
                       on_wait=lambda: info("waiting for the store lock (a gc is running) ...")) as session:
         db = session.db
-        if db.prefix(dest) is None or not dest.is_dir():
-            with file_lock(layout.env_lock_path(root, dest.name), exclusive=True):
-                if db.prefix(dest) is None or not dest.is_dir():
-                    _build(store, db, root, dest, env, records, info, pip, ensure_wheels)
-        else:
-            db.touch_prefix(dest)
+        ensure_prefix(db, root, dest, lambda: _build(store, db, root, dest, env, records, info, pip, ensure_wheels))
         link = add_out_link(db, env_file, env.name, dest, info) if out_link else None
     if link is not None and not is_explicit(env_file):  # the fast path answers next time, as for wheels
         remember(env_file, lock_path_for(env_file), dest, link)

@@ -15,14 +15,16 @@ from resolvelib import BaseReporter, ResolutionImpossible, ResolutionTooDeep, Re
 
 from envstore.index.client import IndexClient
 from envstore.index.config import IndexConfig, IndexOptions
-from envstore.lockfile import Lock, LockedPackage, LockedWheel, file_hash, lock_path_for, read_lock, write_lock
+from envstore.lockfile import Lock, LockedPackage, LockedSdist, LockedTree, LockedWheel, file_hash, lock_path_for, read_lock, write_lock
 from envstore.progress import Phase, Row, phase, plural, silent
 from envstore.resolve.explain import ResolutionError, explain_impossible
 from envstore.resolve.installed import InstalledFirst, without_installed
 from envstore.resolve.model import PYTHON, Candidate, Req
-from envstore.resolve.provider import Provider
+from envstore.resolve.files import SDIST_SUFFIXES, parse_wheel
+from envstore.resolve.provider import Provider, SdistMetadata
 from envstore.resolve.target import TargetPython, target_for_spec
 from envstore.spec import EnvSpec, load_spec
+from envstore.spec.sources import GitRef
 from envstore.store import layout
 
 
@@ -65,7 +67,8 @@ def root_requirements(spec: EnvSpec, target: TargetPython) -> list[Req]:
 
 def resolve(spec: EnvSpec, target: TargetPython, client: IndexClient,
             preferred: dict[str, Version] | None = None, progress: Phase | None = None,
-            installed: dict[str, tuple[Version, str]] | None = None) -> list[Candidate]:
+            installed: dict[str, tuple[Version, str]] | None = None,
+            sources: SdistMetadata | None = None) -> list[Candidate]:
     """The pinned set (one candidate per package, sorted by name). `installed` (normalized name
     -> (version, what installed it)) is fixed and left out of the result: the conda route's
     `- pip:` list resolved on top of its conda packages."""
@@ -79,7 +82,8 @@ def resolve(spec: EnvSpec, target: TargetPython, client: IndexClient,
     if installed:
         provider: Provider = InstalledFirst(client, target, constraints, spec.hashes, preferred, installed=installed)
     else:
-        provider = Provider(client, target, constraints, spec.hashes, preferred)
+        provider = Provider(client, target, constraints, spec.hashes, preferred, sources=sources,
+                            only_binary=spec.only_binary)
     roots = root_requirements(spec, target)
     client.prefetch(r.name for r in roots if r.name != PYTHON and not r.url)
     reporter = _Chains((progress or silent()).row("resolving"))
@@ -103,6 +107,10 @@ def build_lock(spec: EnvSpec, target: TargetPython, client: IndexClient, picked:
     row = (progress or silent()).row("pinning wheels", total=len(picked), noun="package")
     for c in picked:
         assert c.file is not None
+        if parse_wheel(c.file) is None:
+            packages.append(_source_package(spec, client, c))
+            row.advance()
+            continue
         pf = client.ensure_sha256(c.file)
         meta = client.metadata(pf)
         index = pf.index if pf.index in client.config.index_urls else None
@@ -119,14 +127,42 @@ def build_lock(spec: EnvSpec, target: TargetPython, client: IndexClient, picked:
     )
 
 
+def _source_package(spec: EnvSpec, client: IndexClient, c: Candidate) -> LockedPackage:
+    """A package realize builds (PEP 751): `[packages.vcs]` at the commit, `[packages.directory]`
+    (editable where the env file says -e), `[packages.sdist]` of an index or a local archive."""
+    assert c.file is not None
+    asked = next((r for r in spec.requirements if r.name == c.name), None)
+    url = c.file.url
+    if url.startswith("git+"):
+        ref = GitRef.parse(url)
+        requested = GitRef.parse(asked.requirement.url).revision if asked and asked.requirement.url else None
+        tree = LockedTree("vcs", url=ref.url, requested_revision=requested, commit_id=ref.revision,
+                          subdirectory=ref.subdirectory)
+        return LockedPackage(name=c.name, version=str(c.version), tree=tree)
+    if url.startswith("file:") and asked is not None and asked.local is not None and not c.file.filename.endswith(
+            SDIST_SUFFIXES):
+        tree = LockedTree("directory", path=asked.local, editable=asked.editable)
+        return LockedPackage(name=c.name, version=str(c.version), tree=tree)
+    pf = client.ensure_sha256(c.file)
+    index = pf.index if pf.index in client.config.index_urls else None
+    local = asked.local if asked is not None and url.startswith("file:") else None
+    sdist = LockedSdist(url=None if local else pf.url, filename=pf.filename, size=pf.size, sha256=pf.sha256 or "",
+                        upload_time=pf.upload_time, path=local)
+    return LockedPackage(name=c.name, version=str(c.version), requires_python=pf.requires_python, index=index,
+                         has_sdist=True, sdist=sdist)
+
+
 def lock_env(env_file: Path | str, store: Any, index: IndexConfig | IndexOptions | None = None, *,
              upgrade: bool = False, upgrade_packages: Iterable[str] = (), target: TargetPython | None = None,
              write: bool = True, progress: Callable[[str], None] | None = None,
-             python: str | None = None) -> Lock:
+             python: str | None = None,
+             sources: Callable[[IndexClient, TargetPython], SdistMetadata] | None = None) -> Lock:
     """Resolve `env_file` and write its lockfile (lock_path_for). Versions in an existing lock
     are kept where the spec still allows them, unless `upgrade` or named in `upgrade_packages`.
     `index` is a decided IndexConfig, or a command's IndexOptions (None: no flags) to merge with
-    the environment, the env file's own settings and pip's configuration."""
+    the environment, the env file's own settings and pip's configuration. `sources` makes the
+    reader of sdists' metadata for this client and target (ops.sources); without it no sdist is
+    a candidate."""
     env_file = Path(env_file)
     spec = load_spec(env_file)
     index_config = index if isinstance(index, IndexConfig) else (index or IndexOptions()).resolve(spec.index)
@@ -146,7 +182,8 @@ def lock_env(env_file: Path | str, store: Any, index: IndexConfig | IndexOptions
                 preferred[canonicalize_name(p.name)] = Version(p.version)
     cache_root = _cache_root(store)
     with IndexClient(index_config, cache_root) as client, phase(progress) as ph:
-        picked = resolve(spec, target, client, preferred, ph)
+        picked = resolve(spec, target, client, preferred, ph,
+                         sources=sources(client, target) if sources is not None else None)
         lock = build_lock(spec, target, client, picked, ph)
     if write:
         write_lock(lock, lock_path)

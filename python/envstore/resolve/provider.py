@@ -6,7 +6,7 @@ Never looks at the running interpreter: everything target-specific comes from Ta
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Protocol, Sequence
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
@@ -15,19 +15,35 @@ from resolvelib.providers import AbstractProvider
 
 from envstore.index.client import IndexClient
 from envstore.index.lenient import lenient_specifier
+from envstore.index.metadata import CoreMetadata
 from envstore.index.simple import ProjectFile
-from envstore.resolve.empty import NO_BUILDS, Empty, explain_empty, own_wheel_hint
+from envstore.resolve.empty import ONLY_BINARY, WHEELS_ONLY, Builds, Empty, explain_empty
+from envstore.resolve.files import SDIST_SUFFIXES, parse_wheel, sdist_version
 from envstore.resolve.files import parse_wheel as _parse
 from envstore.resolve.model import PYTHON, Candidate, Req
 from envstore.resolve.target import TargetPython
+
+
+class SdistMetadata(Protocol):
+    """Core metadata of a source distribution (PEP 643 PKG-INFO, else the backend's
+    prepare_metadata_for_build_wheel): given by the ops layer, which can build."""
+
+    def metadata(self, pf: ProjectFile, name: str, version: Version | None) -> CoreMetadata: ...
+
+    def tree(self, url: str, name: str) -> tuple[ProjectFile, CoreMetadata]: ...
 
 
 class Provider(AbstractProvider):
     def __init__(self, client: IndexClient, target: TargetPython,
                  constraints: Mapping[str, SpecifierSet] | None = None,
                  hashes: Mapping[str, frozenset[str]] | None = None,
-                 preferred: Mapping[str, Version] | None = None) -> None:
+                 preferred: Mapping[str, Version] | None = None,
+                 sources: SdistMetadata | None = None, only_binary: frozenset[str] = frozenset()) -> None:
         self.client = client
+        # Source distributions are candidates only with a way to read their metadata (issue 16).
+        self.sources = sources
+        self._asked_as: dict[str, str] = {}  # a pinned git URL -> the URL the requirement gave
+        self.only_binary = only_binary
         self.target = target
         self.tag_rank = {t: i for i, t in enumerate(target.tags)}
         self.constraints = dict(constraints or {})
@@ -87,26 +103,34 @@ class Provider(AbstractProvider):
             if pf.yanked is not None and not pins:
                 continue  # PEP 592: a yanked file only for a requirement that pins it exactly
             out.append(Candidate(name, version, pf, extras))
+        out.extend(self._sdists(name, files, spec, set(by_version) | bad, extras))
         pref = self.preferred.get(name)
         if pref is not None:
             out.sort(key=lambda c: c.version != pref)  # stable: the rest stays newest-first
         if out:
             self.client.prefetch_metadata([c.file for c in out[:2] if c.file is not None])
         else:
-            self.why_empty[identifier] = explain_empty(name, files, spec, by_version, self.target, self.tag_rank)
+            self.why_empty[identifier] = explain_empty(name, files, spec, by_version, self.target, self.tag_rank,
+                                                       self._builds(name))
         return out
 
     def is_satisfied_by(self, requirement: Req, candidate: Candidate) -> bool:
         if requirement.name == PYTHON:
             return requirement.specifier.contains(candidate.version, prereleases=True)
         if requirement.url:
-            return candidate.file is not None and candidate.file.url.split("#")[0] == requirement.url.split("#")[0]
+            if candidate.file is None:
+                return False
+            url = self._asked_as.get(candidate.file.url, candidate.file.url)  # a git URL: as asked, not pinned
+            return url.split("#")[0] == requirement.url.split("#")[0]
         return requirement.specifier.contains(candidate.version, prereleases=True)
 
     def get_dependencies(self, candidate: Candidate) -> list[Req]:
         if candidate.name == PYTHON or candidate.file is None:
             return []
-        meta = self.client.metadata(candidate.file)
+        if parse_wheel(candidate.file) is None and self.sources is not None:
+            meta = self.sources.metadata(candidate.file, candidate.name, candidate.version)
+        else:
+            meta = self.client.metadata(candidate.file)
         deps: list[Req] = []
         if candidate.extras:
             # name[extra] stands for name at the same version plus the extra's requirements.
@@ -129,6 +153,36 @@ class Provider(AbstractProvider):
         return deps
 
     # -- helpers --------------------------------------------------------------------------------
+
+    def _builds(self, name: str) -> Builds:
+        """Why this project's sdists are not candidates, for the message when nothing else is."""
+        return WHEELS_ONLY if self.sources is None else ONLY_BINARY
+
+    def _may_build(self, name: str) -> bool:
+        return self.sources is not None and ":all:" not in self.only_binary and name not in self.only_binary
+
+    def _sdists(self, name: str, files: Iterable[ProjectFile], spec: SpecifierSet, skip: set[Version],
+                extras: frozenset[str]) -> list[Candidate]:
+        """Source distributions of the versions no wheel fits, newest first, after every wheel
+        candidate: a wheel is always preferred (issue 16); none under --only-binary."""
+        if not self._may_build(name):
+            return []
+        allowed_hashes = self.hashes.get(name)
+        found: dict[Version, ProjectFile] = {}
+        for pf in files:
+            v = sdist_version(pf, name)
+            if v is None or v in skip or v in found or pf.yanked is not None or not spec.contains(v):
+                continue
+            if allowed_hashes is not None and pf.sha256 not in allowed_hashes:
+                continue
+            if pf.requires_python:
+                try:
+                    if not lenient_specifier(pf.requires_python).contains(self.target.version_obj, prereleases=True):
+                        continue
+                except InvalidSpecifier:
+                    pass
+            found[v] = pf
+        return [Candidate(name, v, found[v], extras) for v in sorted(found, reverse=True)]
 
     def _usable_by_version(self, name: str, files: Iterable[ProjectFile]) -> dict[Version, ProjectFile]:
         """Per version, the best wheel for the target (tag rank, non-yanked first); versions
@@ -163,19 +217,67 @@ class Provider(AbstractProvider):
             self.why_empty[identifier] = Empty(f"{name} is asked for at different URLs: {', '.join(sorted(urls))}")
             return []
         url = next(iter(urls))
+        if url.startswith("git+") or _is_directory_url(url):
+            return self._direct_tree(identifier, name, extras, url, bad)
         base, _, fragment = url.partition("#")
         filename = base.rsplit("/", 1)[-1]
         parsed = _parse(ProjectFile(filename, base))
         if parsed is None:
-            self.why_empty[identifier] = Empty(f"{url} is not a wheel ({NO_BUILDS})",
-                                               f"until envstore builds sdists: {own_wheel_hint(name, None)}")
-            return []
+            return self._direct_sdist(identifier, name, extras, base, filename, fragment, reqs, bad)
         hashes = dict([fragment.split("=", 1)]) if "=" in fragment else {}
         pf = self.client.ensure_sha256(ProjectFile(filename, base, hashes))
         if not any(t in self.tag_rank for t in parsed[2]):
             self.why_empty[identifier] = Empty(f"{filename} is not compatible with python {self.target.version}")
             return []
         return [Candidate(name, parsed[1], pf, extras)] if parsed[1] not in bad else []
+
+    def _direct_tree(self, identifier: str, name: str, extras: frozenset[str], url: str,
+                     bad: set[Version]) -> list[Candidate]:
+        """A local project directory or a git URL: one candidate at the version its metadata says
+        (a git URL pinned to the commit its revision names now)."""
+        builds = self._builds(name)
+        if self.sources is None:
+            self.why_empty[identifier] = Empty(f"{url} needs a build from source ({builds.reason})")
+            return []
+        pf, meta = self.sources.tree(url, name)
+        self._asked_as[pf.url] = url
+        if canonicalize_name(meta.name) != name:
+            self.why_empty[identifier] = Empty(f"{url} is the project {meta.name}, not {name}")
+            return []
+        version = Version(meta.version)
+        return [Candidate(name, version, pf, extras)] if version not in bad else []
+
+    def _direct_sdist(self, identifier: str, name: str, extras: frozenset[str], base: str, filename: str,
+                      fragment: str, reqs: list[Req], bad: set[Version]) -> list[Candidate]:
+        """`name @ URL` of a source archive: built like an index sdist; its version from the
+        filename, else from its metadata (an archive named `main.tar.gz`)."""
+        builds = self._builds(name)
+        if not self._may_build(name):
+            self.why_empty[identifier] = Empty(f"{base} is not a wheel ({builds.reason})", builds.hint(name, None))
+            return []
+        assert self.sources is not None
+        hashes = dict([fragment.split("=", 1)]) if "=" in fragment else {}
+        pf = self.client.ensure_sha256(ProjectFile(filename, base, hashes))
+        version = sdist_version(pf, name)
+        if version is None:
+            if not any(filename.lower().endswith(s) for s in SDIST_SUFFIXES):
+                self.why_empty[identifier] = Empty(f"{base} is neither a wheel nor a source archive "
+                                                   f"({', '.join(SDIST_SUFFIXES)})")
+                return []
+            meta = self.sources.metadata(pf, name, None)
+            if canonicalize_name(meta.name) != name:
+                self.why_empty[identifier] = Empty(f"{base} is the source of {meta.name}, not {name}")
+                return []
+            version = Version(meta.version)
+        return [Candidate(name, version, pf, extras)] if version not in bad else []
+
+
+def _is_directory_url(url: str) -> bool:
+    # lazy: only for file: requirements
+    from pathlib import Path
+    from urllib.parse import unquote, urlsplit
+
+    return url.startswith("file:") and Path(unquote(urlsplit(url).path)).is_dir()
 
 
 def group_by_name(reqs: Iterable[Req]) -> dict[str, list[Req]]:

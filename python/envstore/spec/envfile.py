@@ -11,12 +11,14 @@ from typing import Any, TypeVar
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 
 from envstore.spec import conda
 from envstore.spec.errors import CondaOnlyPackageError, Group, SpecError, combine
 from envstore.spec.matchspec import CondaSpec, MatchSpecError, parse_match_spec
 from envstore.spec.model import LINK_MODES, EnvSpec, IndexSettings, SpecRequirement
 from envstore.spec.requirements_txt import parse_requirements_file
+from envstore.spec.sources import SourceFormError, is_local, is_vcs, source_requirement
 from envstore.spec.yamlload import Key, Located, load_located
 
 TOP_KEYS = ("name", "channels", "dependencies", "envstore", "prefix", "variables")
@@ -42,13 +44,14 @@ def parse_env_file(path: Path, text: str | None = None) -> EnvSpec:
     channels = tuple(c for c in (_collect(problems, _string, doc, ("channels", i), item)
                                  for i, item in enumerate(channel_items)) if c is not None)
     settings, link_mode = _collect(problems, _envstore_section, doc, data.get("envstore")) or (IndexSettings(), None)
+    only_binary: set[str] = set()
     python: str | None = None
     python_spec = SpecifierSet()
     reqs: list[SpecRequirement] = []
     for i, item in enumerate(_collect(problems, _list, doc, ("dependencies",), data.get("dependencies")) or []):
         key = ("dependencies", i)
         if isinstance(item, dict):
-            settings = _pip_section(doc, key, item, settings, reqs, problems)
+            settings = _pip_section(doc, key, item, settings, reqs, problems, only_binary)
             continue
         try:
             dep = _conda_dependency(doc, key, _string(doc, key, item))
@@ -62,7 +65,8 @@ def parse_env_file(path: Path, text: str | None = None) -> EnvSpec:
     if problems:
         raise combine(problems, path)
     return EnvSpec(path=path, name=name or path.parent.name or "env", python=python, python_specifier=python_spec,
-                   requirements=tuple(reqs), index=settings, link_mode=link_mode, channels=channels)
+                   requirements=tuple(reqs), index=settings, link_mode=link_mode, channels=channels,
+                   only_binary=frozenset(only_binary))
 
 
 T = TypeVar("T")
@@ -130,19 +134,28 @@ def _specifier_or_none(spec: CondaSpec) -> str:
 
 
 def _pip_section(doc: Located, key: Key, item: dict[Any, Any], settings: IndexSettings,
-                 reqs: list[SpecRequirement], problems: list[SpecError]) -> IndexSettings:
+                 reqs: list[SpecRequirement], problems: list[SpecError],
+                 only_binary: set[str] | None = None) -> IndexSettings:
     _collect(problems, _check_keys, doc, key, item, ("pip",))
     for j, pip_item in enumerate(_collect(problems, _list, doc, key + ("pip",), item.get("pip")) or []):
         pkey = key + ("pip", j)
         try:
             text = _string(doc, pkey, pip_item).strip()
-            if text.startswith("-"):
+            if text.startswith("--only-binary") and only_binary is not None:
+                only_binary.update(_only_binary(text))
+            elif text.startswith("-"):
                 settings = _pip_option(doc, pkey, text, settings, reqs, doc.path)
             else:
-                reqs.append(SpecRequirement(_pep508(doc, pkey, text), _origin(doc, pkey)))
+                reqs.append(_pip_requirement(doc, pkey, text))
         except SpecError as e:
             problems.append(e)
     return settings
+
+
+def _only_binary(text: str) -> set[str]:
+    """`--only-binary :all:` / `--only-binary=a,b` as pip spells it: names never built from source."""
+    value = text[len("--only-binary"):].lstrip(" =")
+    return {v if v == ":all:" else canonicalize_name(v) for v in value.split(",") if v.strip()}
 
 
 def _origin(doc: Located, key: Key) -> str:
@@ -184,34 +197,27 @@ def _list(doc: Located, key: Key, value: Any) -> list[Any]:
     return value
 
 
-_VCS_SCHEMES = ("git+", "hg+", "svn+", "bzr+")
-_SOURCES_LATER = "they need a build from source, which envstore does not do yet"
-
-
 def _pep508(doc: Located, key: Key, text: str) -> Requirement:
     m = _WHEEL_URL.match(text.strip())
     if m:  # a bare wheel URL: its name comes from the file name
         text = f"{m.group('file').split('-')[0]} @ {text.strip()}"
-    _refuse_sources(doc, key, text.strip())
     try:
-        req = Requirement(text)
+        return Requirement(text)
     except InvalidRequirement as e:
         raise doc.error(key, f"invalid requirement {text!r}: {e}",
                         "pip entries are PEP 508: `name[extra]>=1.0; python_version<'3.12'`") from None
-    if req.url:
-        _refuse_sources(doc, key, req.url)
-    return req
 
 
-def _refuse_sources(doc: Located, key: Key, text: str) -> None:
-    """VCS URLs and local directories need a source build, which the wheel route cannot do
-    yet: say that, rather than letting the line fail as a malformed requirement."""
-    if text.lower().startswith(_VCS_SCHEMES):
-        raise doc.error(key, f"{text!r}: VCS URLs are not supported yet ({_SOURCES_LATER})",
-                        "pin a released version from the index instead (`name==1.2`), or a wheel URL")
-    if text.startswith((".", "/", "~", "file:")) and not text.split("#")[0].endswith(".whl"):
-        raise doc.error(key, f"{text!r}: local projects are not supported yet ({_SOURCES_LATER})",
-                        "build a wheel of it (`pip wheel --no-deps DIR`) and list the wheel's path or URL")
+def _pip_requirement(doc: Located, key: Key, text: str, editable: bool = False) -> SpecRequirement:
+    """A `- pip:` entry: a PEP 508 requirement, or a source form (a local path, a `name @ file:`
+    or VCS URL; spec/sources.py) built at realize."""
+    target = text.partition(" @ ")[2].strip() if " @ " in text else text
+    if editable or (is_local(target) and not _WHEEL_URL.match(target)) or is_vcs(text):
+        try:
+            return source_requirement(text, doc.path.parent, _origin(doc, key), editable)
+        except SourceFormError as e:
+            raise doc.error(key, str(e), e.hint) from None
+    return SpecRequirement(_pep508(doc, key, text), _origin(doc, key))
 
 
 def _pip_option(doc: Located, key: Key, text: str, settings: IndexSettings,
@@ -229,11 +235,12 @@ def _pip_option(doc: Located, key: Key, text: str, settings: IndexSettings,
         reqs.extend(sub.requirements)
         return settings
     if opt in ("-e", "--editable"):
-        raise doc.error(key, f"{text!r}: editable installs are not supported yet (they need a build from source, which "
-                        "envstore does not do yet)",
-                        "build a wheel of the project and list it, or pin a released version")
+        if not value:
+            raise doc.error(key, f"{text!r}: -e needs a project directory", "e.g. `-e .` or `-e ./path/to/project`")
+        reqs.append(_pip_requirement(doc, key, value, editable=True))
+        return settings
     raise doc.error(key, f"pip option {opt!r} is not supported here",
-                    "supported: -r FILE, --index-url, --extra-index-url, --find-links")
+                    "supported: -r FILE, -e DIR, --index-url, --extra-index-url, --find-links, --only-binary")
 
 
 def _envstore_section(doc: Located, value: Any) -> tuple[IndexSettings, str | None]:

@@ -21,10 +21,26 @@ class SpecRequirement:
 
     requirement: Requirement
     origin: str
+    # `-e` / `--editable` (PEP 660): installed pointing at the project's source (issue 16).
+    editable: bool = False
+    # A local project or archive as written, relative to the env file (`./pkg`), and the digest of
+    # the files that decide its metadata: the lock says the one and is stale when the other changes,
+    # while the requirement's URL (absolute) stays out of the spec hash, so a committed lock holds
+    # on every checkout.
+    local: str | None = None
+    local_digest: str | None = None
 
     @property
     def name(self) -> NormalizedName:
         return canonicalize_name(self.requirement.name)
+
+    def canonical(self) -> str:
+        """The requirement as the spec hash sees it."""
+        if self.local is None and not self.editable:
+            return str(self.requirement)
+        where = self.local if self.local is not None else self.requirement.url
+        text = f"{self.requirement.name} @ {where}" + (f" [{self.local_digest}]" if self.local_digest else "")
+        return ("-e " if self.editable else "") + text
 
     def __str__(self) -> str:
         return str(self.requirement)
@@ -55,6 +71,8 @@ class EnvSpec:
     # requirements.txt --hash pins: name -> allowed sha256 digests.
     hashes: dict[str, frozenset[str]] = field(default_factory=dict)
     channels: tuple[str, ...] = ()
+    # pip's --only-binary: normalized names, or ":all:"; those are never built from source.
+    only_binary: frozenset[str] = frozenset()
 
     def canonical(self) -> dict[str, object]:
         """The content that matters for resolution, in a stable order: formatting, comments
@@ -62,7 +80,7 @@ class EnvSpec:
         return {
             "version": 1,
             "python": str(self.python_specifier),
-            "requirements": sorted(str(r.requirement) for r in self.requirements),
+            "requirements": sorted(r.canonical() for r in self.requirements),
             "constraints": sorted(str(r.requirement) for r in self.constraints),
             "index": {
                 "index-url": self.index.index_url,
@@ -71,6 +89,8 @@ class EnvSpec:
                 "no-index": self.index.no_index,
             },
             "hashes": {k: sorted(v) for k, v in sorted(self.hashes.items())},
+            # only when set, so locks made before the option existed stay current
+            **({"only-binary": sorted(self.only_binary)} if self.only_binary else {}),
         }
 
     def spec_hash(self) -> str:

@@ -1,6 +1,7 @@
 """requirements.txt (pip's format, the subset that describes what to install) -> EnvSpec:
-requirements, -r/-c includes, --index-url/--extra-index-url/--find-links/--no-index, --hash.
-Options that change how pip builds (editable installs, --no-binary) are refused with a message."""
+requirements, -r/-c includes, --index-url/--extra-index-url/--find-links/--no-index, --hash,
+--only-binary, and the forms realize builds from source (local paths, `-e DIR`, git URLs:
+spec/sources.py). Options envstore does not follow (--no-binary, ...) are refused with a message."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import shlex
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 
 from envstore.spec.errors import SpecError
 from envstore.spec.model import EnvSpec, IndexSettings, SpecRequirement
+from envstore.spec.sources import SourceFormError, is_local, is_vcs, source_requirement
 
 
 def parse_requirements_file(path: Path, _seen: frozenset[Path] = frozenset()) -> EnvSpec:
@@ -29,6 +32,7 @@ def parse_requirements_file(path: Path, _seen: frozenset[Path] = frozenset()) ->
     extra: list[str] = []
     find_links: list[str] = []
     no_index = False
+    only_binary: set[str] = set()
     for lineno, line in _logical_lines(text):
         try:
             words = shlex.split(line, posix=True)
@@ -39,6 +43,9 @@ def parse_requirements_file(path: Path, _seen: frozenset[Path] = frozenset()) ->
         opt, arg = _option(words[0], words[1:])
         if opt is None:
             req_text, line_hashes = _split_hashes(line, path, lineno)
+            if is_local(req_text.partition(" @ ")[2].strip() or req_text) or is_vcs(req_text):
+                reqs.append(_source(req_text, path, lineno))
+                continue
             req = _requirement(req_text, path, lineno)
             reqs.append(SpecRequirement(req, f"{path.name}:{lineno}"))
             if line_hashes:
@@ -57,6 +64,7 @@ def parse_requirements_file(path: Path, _seen: frozenset[Path] = frozenset()) ->
             extra.extend(sub.index.extra_index_urls)
             find_links.extend(sub.index.find_links)
             no_index = no_index or sub.index.no_index
+            only_binary.update(sub.only_binary)
         elif opt in ("-i", "--index-url"):
             index_url = _need(opt, arg, path, lineno)
         elif opt == "--extra-index-url":
@@ -65,19 +73,29 @@ def parse_requirements_file(path: Path, _seen: frozenset[Path] = frozenset()) ->
             find_links.append(_need(opt, arg, path, lineno))
         elif opt == "--no-index":
             no_index = True
-        elif opt in ("--only-binary", "--prefer-binary", "--pre", "--require-hashes"):
-            pass  # already how envstore behaves (wheels only, hashes always checked)
+        elif opt == "--only-binary":
+            only_binary.update(v if v == ":all:" else canonicalize_name(v)
+                               for v in _need(opt, arg, path, lineno).split(",") if v.strip())
+        elif opt in ("--prefer-binary", "--pre", "--require-hashes"):
+            pass  # already how envstore behaves (wheels first, hashes always checked)
         elif opt in ("-e", "--editable"):
-            raise SpecError("editable installs are not supported", path, lineno,
-                            hint="build a wheel of the project and list it, or use a direct wheel URL")
+            reqs.append(_source(_need(opt, arg, path, lineno), path, lineno, editable=True))
         else:
             raise SpecError(f"option {opt} is not supported", path, lineno,
-                            hint="supported: -r, -c, --index-url, --extra-index-url, --find-links, --no-index, --hash")
+                            hint="supported: -r, -c, -e, --index-url, --extra-index-url, --find-links, --no-index, "
+                                 "--only-binary, --hash")
     return EnvSpec(
         path=path, name=path.parent.resolve().name or "env", requirements=tuple(reqs),
         constraints=tuple(cons), index=IndexSettings(index_url, tuple(extra), tuple(find_links), no_index),
-        hashes={k: frozenset(v) for k, v in hashes.items()},
+        hashes={k: frozenset(v) for k, v in hashes.items()}, only_binary=frozenset(only_binary),
     )
+
+
+def _source(text: str, path: Path, lineno: int, editable: bool = False) -> SpecRequirement:
+    try:
+        return source_requirement(text, path.parent, f"{path.name}:{lineno}", editable)
+    except SourceFormError as e:
+        raise SpecError(str(e), path, lineno, hint=e.hint) from None
 
 
 def _logical_lines(text: str) -> list[tuple[int, str]]:

@@ -22,6 +22,7 @@ PROFILES_DIR = "profiles"  # profiles/<name> -> generation links
 CACHE_DIR = "cache"  # caches that may be deleted at any time
 HTTP_CACHE_DIR = "http-v1"  # cache/http-v1/: index responses
 WHEEL_CACHE_DIR = "wheels-v1"  # cache/wheels-v1/: full wheel downloads
+SDIST_CACHE_DIR = "sdists-v1"  # cache/sdists-v1/: sdist downloads, their metadata and build-env locks (issue 16)
 SHIMS_DIR = "shims"  # shims/bin (the store's own shim dir) and shims/dirs-v1
 SHIMS_BIN_DIR = "bin"
 SHIM_DIRS_FILE = "dirs-v1"  # shims/dirs-v1: every shim dir installed for this store
@@ -85,6 +86,10 @@ def http_cache_dir(cache_root: Path) -> Path:
 
 def wheel_cache_dir(cache_root: Path) -> Path:
     return Path(cache_root) / WHEEL_CACHE_DIR
+
+
+def sdist_cache_dir(cache_root: Path) -> Path:
+    return Path(cache_root) / SDIST_CACHE_DIR
 
 
 def shims_home(root: Path) -> Path:
