@@ -6,8 +6,6 @@ declared platform is one error naming it and the platform."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import tomllib
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import pytest
 
 from local_index import LocalIndex
 from local_index import local_index  # noqa: F401 - fixture
-from test_cache import STORE_BIN
+from test_source_builds import store
 from test_realize_real import pyenv_versions
 
 
@@ -25,12 +23,6 @@ def python() -> str:
     if not versions:
         pytest.skip("no pyenv CPython >= 3.9")
     return versions[0]
-
-
-def store(*args: str, root: Path, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PIP_CONFIG_FILE": os.devnull, "XDG_CONFIG_HOME": str(root.parent / "cfg")}
-    return subprocess.run([STORE_BIN, "--store", str(root), *args], capture_output=True, text=True, env=env,
-                          cwd=cwd, timeout=300)
 
 
 def test_one_lock_for_linux_and_windows(tmp_path: Path, local_index: LocalIndex, python: str) -> None:

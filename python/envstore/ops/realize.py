@@ -158,7 +158,9 @@ def realize(env_file: Path, store_root: Path | None, options: RealizeOptions, in
         lock = replace(lock, interpreter={"version": options.python})
     interpreter, lock = choose_interpreter(store, lock, info)
     name = env_name(env_file, lock)
-    dest = store_path(root, name, store_path_digest({"packages": lock_identity(lock)}, interpreter))
+    # computed once: a local project's part of it hashes the project's tree
+    identity = lock_identity(lock)
+    dest = store_path(root, name, store_path_digest({"packages": identity}, interpreter))
     if read_only is not None:
         return _already_realized(root, dest, read_only, info)
     with StoreSession(root, "shared", store=store, timeout=options.lock_timeout,
@@ -171,9 +173,9 @@ def realize(env_file: Path, store_root: Path | None, options: RealizeOptions, in
                 # lazy: the cache's crypto and zstd load only when a substituter is configured
                 from envstore.ops.substitute import substitute_prefix
 
-                substitute_prefix(store, db, dest, lock_identity(lock), interpreter, options.substituters,
+                substitute_prefix(store, db, dest, identity, interpreter, options.substituters,
                                   info, options.offline)
-            _build(store, db, root, dest, name, lock, interpreter, info, options.offline)
+            _build(store, db, root, dest, name, lock, interpreter, info, options.offline, identity)
 
         ensure_prefix(db, root, dest, make)
         # A `--python` prefix gets its own out-link (a GC root beside the default one) and no
@@ -203,7 +205,7 @@ def _already_realized(root: Path, dest: Path, read_only: Exception, info: Info) 
 
 
 def _build(store, db: StoreDB, root: Path, dest: Path, name: str, lock: Lock, interpreter, info: Info,
-           offline: bool) -> None:
+           offline: bool, identity: list[list[str]]) -> None:
     tmp = layout.tmp_dir(root) / f"realize-{os.getpid()}-{dest.name[:12]}"
     tmp.mkdir(parents=True, exist_ok=True)
     try:
@@ -217,7 +219,7 @@ def _build(store, db: StoreDB, root: Path, dest: Path, name: str, lock: Lock, in
         except OSError as e:
             raise while_doing(e, f"building {dest.name}") from None
         _hook("prefix.after_rename")
-        lock_hash = hashlib.sha256(json.dumps(lock_identity(lock)).encode()).hexdigest()
+        lock_hash = hashlib.sha256(json.dumps(identity).encode()).hexdigest()
         db.register_prefix(dest, name, manifests, str(interpreter.store_path),
                            [w.manifest_id for w in wheels], lock_hash)
     finally:
@@ -277,9 +279,10 @@ def build_env_prefix(store: Any, db: StoreDB, lock: Lock, info: Info, offline: b
 
     root = Path(store.root)
     interpreter, lock = interpreter_for_lock(store, lock, info)
-    dest = store_path(root, BUILD_ENV_NAME, store_path_digest({"packages": lock_identity(lock)}, interpreter))
+    identity = lock_identity(lock)
+    dest = store_path(root, BUILD_ENV_NAME, store_path_digest({"packages": identity}, interpreter))
     ensure_prefix(db, root, dest, lambda: _build(store, db, root, dest, BUILD_ENV_NAME, lock, interpreter, info,
-                                                 offline))
+                                                 offline, identity))
     return dest
 
 

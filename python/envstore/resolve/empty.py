@@ -92,7 +92,7 @@ def explain_empty(name: str, files: list[ProjectFile], spec: SpecifierSet, usabl
                      f"({target.implementation} {target.version}, e.g. {target.tags[0]}); "
                      f"wheels exist for: {shown}{src}",
                      pick_hint(name, usable, wanted, target, wanted in sdists, python=True, builds=builds), none_usable)
-    rp = [(pf, p) for pf, p in compatible if pf.requires_python and not _rp_ok(pf.requires_python, target)]
+    rp = [(pf, p) for pf, p in compatible if pf.requires_python and not python_allows(pf.requires_python, target)]
     if len(rp) == len(compatible):
         needs = sorted({pf.requires_python or "" for pf, _ in rp})
         wanted = max(p[1] for _, p in compatible)
@@ -140,7 +140,8 @@ def _pick_sdist(sdists: Iterable[Version], spec: SpecifierSet) -> Version | None
     return max(matching) if matching else None
 
 
-def _rp_ok(rp: str, target: TargetPython) -> bool:
+def python_allows(rp: str, target: TargetPython) -> bool:
+    """Whether a file's Requires-Python admits the target (an unreadable one does not exclude it)."""
     try:
         return lenient_specifier(rp).contains(target.version_obj, prereleases=True)
     except InvalidSpecifier:

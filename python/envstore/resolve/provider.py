@@ -17,7 +17,7 @@ from envstore.index.client import IndexClient
 from envstore.index.lenient import lenient_specifier
 from envstore.index.metadata import CoreMetadata
 from envstore.index.simple import ProjectFile
-from envstore.resolve.empty import ONLY_BINARY, WHEELS_ONLY, Builds, Empty, explain_empty
+from envstore.resolve.empty import ONLY_BINARY, WHEELS_ONLY, Builds, Empty, explain_empty, python_allows
 from envstore.resolve.files import SDIST_SUFFIXES, parse_wheel, sdist_version
 from envstore.resolve.files import parse_wheel as _parse
 from envstore.resolve.model import PYTHON, Candidate, Req
@@ -175,12 +175,8 @@ class Provider(AbstractProvider):
                 continue
             if allowed_hashes is not None and pf.sha256 not in allowed_hashes:
                 continue
-            if pf.requires_python:
-                try:
-                    if not lenient_specifier(pf.requires_python).contains(self.target.version_obj, prereleases=True):
-                        continue
-                except InvalidSpecifier:
-                    pass
+            if pf.requires_python and not python_allows(pf.requires_python, self.target):
+                continue
             found[v] = pf
         return [Candidate(name, v, found[v], extras) for v in sorted(found, reverse=True)]
 
@@ -189,7 +185,6 @@ class Provider(AbstractProvider):
         whose files all fail requires-python or the tags are left out."""
         best: dict[Version, tuple[tuple[int, int], ProjectFile]] = {}
         allowed_hashes = self.hashes.get(name)
-        pyv = self.target.version_obj
         for pf in files:
             parsed = _parse(pf)
             if parsed is None or parsed[0] != name:
@@ -198,12 +193,8 @@ class Provider(AbstractProvider):
             rank = min((self.tag_rank[t] for t in tags if t in self.tag_rank), default=None)
             if rank is None:
                 continue
-            if pf.requires_python:
-                try:
-                    if not lenient_specifier(pf.requires_python).contains(pyv, prereleases=True):
-                        continue
-                except InvalidSpecifier:
-                    pass
+            if pf.requires_python and not python_allows(pf.requires_python, self.target):
+                continue
             if allowed_hashes is not None and pf.sha256 not in allowed_hashes:
                 continue
             key = (pf.yanked is not None, rank)
