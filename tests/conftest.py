@@ -3,10 +3,13 @@ configuration (never a hard-coded index), and a helper to run the `store` comman
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -27,19 +30,33 @@ def store(store_root: Path) -> Store:
     return Store(store_root, fsync=True)
 
 
+@contextmanager
+def exclusive(lock_path: Path) -> Iterator[None]:
+    """Hold an flock on `lock_path`: pytest-xdist workers share the wheel cache and the built
+    channels, and one must not read what another is still writing."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def fetch_wheel(requirement: str) -> Path:
     """Download one wheel (no deps) with pip, using whatever index pip is configured with."""
     name = requirement.split("==")[0].replace("-", "_").lower()
     dest = WHEEL_CACHE / requirement.replace("=", "_")
-    found = sorted(dest.glob("*.whl")) if dest.is_dir() else []
-    if not found:
-        dest.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
-             "-d", str(dest), requirement],
-            check=True,
-        )
-        found = sorted(dest.glob("*.whl"))
+    with exclusive(WHEEL_CACHE / (dest.name + ".lock")):
+        found = sorted(dest.glob("*.whl")) if dest.is_dir() else []
+        if not found:
+            dest.mkdir(parents=True, exist_ok=True)
+            subprocess.run(
+                [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
+                 "-d", str(dest), requirement],
+                check=True,
+            )
+            found = sorted(dest.glob("*.whl"))
     assert found and found[0].name.lower().startswith(name), found
     return found[0]
 
@@ -76,14 +93,26 @@ def tree_snapshot(root: Path) -> dict[str, bytes]:
     return out
 
 
+def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """`build(root)` once per test run: under pytest-xdist the workers' base temp dirs share a
+    parent, and the first worker to get there builds while the others wait and reuse it."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    root = shared / f"built-{name}" / name
+    with exclusive(shared / f"built-{name}.lock"):
+        done = shared / f"built-{name}.done"
+        if not done.exists():
+            build(root)
+            done.touch()
+    return root
+
+
 @pytest.fixture(scope="session")
 def conda_channel(tmp_path_factory: pytest.TempPathFactory):
     """A real conda channel (libdemo, demotool, demopy) built once per session; see conda_channel.py."""
     from conda_channel import channel_at, in_subprocess  # lazy: only the conda tests need them
 
-    root = tmp_path_factory.mktemp("conda") / "channel"
-    in_subprocess("build_channel", root)
-    return channel_at(root)
+    return channel_at(built_once(tmp_path_factory, "channel", lambda root: in_subprocess("build_channel", root)))
 
 
 @pytest.fixture(scope="session")
@@ -102,6 +131,4 @@ def gpu_channels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     as the classic GPU env file asks for them; see conda_channel.build_gpu_channels."""
     from conda_channel import in_subprocess  # lazy: as for conda_channel
 
-    root = tmp_path_factory.mktemp("gpu") / "alias"
-    in_subprocess("build_gpu_channels", root)
-    return root
+    return built_once(tmp_path_factory, "alias", lambda root: in_subprocess("build_gpu_channels", root))

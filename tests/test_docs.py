@@ -55,7 +55,7 @@ PAGES = sorted(DOCS.glob("*.md")) + [REPO / "README.md"]
 # Lines that are shown but not run, with why: (page, first line of the block) -> reason. The
 # test fails when a page gains or loses one, so each is a decision someone made.
 NOT_RUN = {
-    ("README.md", "pip install '.[test]' && cargo test --workspace && pytest"):
+    ("README.md", "pip install '.[test]' && cargo test --workspace && pytest -n auto"):
         "the test command itself: it is exactly .ci/run, which CI runs on every submission",
     ("README.md", "store python list [--json]            # in the store, and found on this machine (pyenv, uv, PATH, /usr)"):
         "a synopsis with placeholders (3.12.1, a mirror URL); each command runs in docs/reference.md, "
@@ -439,7 +439,7 @@ def test_not_run_and_stubbed_lines_are_the_declared_ones() -> None:
     for key, b in stubs.items():
         assert b.directives["covered-by"] == STUBS[key], b.where
     # The two lines CI and the wheel test stand in for really are what they run.
-    assert "pip install '.[test]' && cargo test --workspace && pytest" in (REPO / ".ci/run").read_text()
+    assert "pip install '.[test]' && cargo test --workspace && pytest -n auto" in (REPO / ".ci/run").read_text()
     wheel_test = (REPO / "tests/test_shims_wheel.py").read_text()
     assert '"pip", "wheel"' in wheel_test and '"install"' in wheel_test
 

@@ -72,7 +72,7 @@ def test_prefix_runs_imports_warm_and_is_read_only(store: Store, store_root: Pat
 
     # console script generated from entry_points.txt, shebang into this prefix
     script = prefix / "bin" / "wheel"
-    assert script.read_text().startswith(f"#!{prefix}/bin/python")
+    assert script_interpreter(script) == f"{prefix}/bin/python"
     proc = subprocess.run([str(script), "version"], capture_output=True, text=True)
     assert proc.returncode == 0 and "0.44.0" in proc.stdout
 
@@ -137,7 +137,16 @@ def test_cached_placement_gives_the_same_tree_as_a_fresh_one(store: Store, store
 
     assert normalised(cached, store_root) == normalised(fresh, fresh_root)
     assert cached_records_match_files(cached) == cached_records_match_files(fresh)
-    assert (cached / "bin" / "wheel").read_text().startswith(f"#!{cached}/bin/python")
+    assert script_interpreter(cached / "bin" / "wheel") == f"{cached}/bin/python"
+
+
+def script_interpreter(script: Path) -> str:
+    """The interpreter a console script runs: its shebang, or, where the path is longer than the
+    kernel's shebang limit (deep test dirs under pytest-xdist), the one its /bin/sh trampoline execs."""
+    first, second = (script.read_text().splitlines() + ["", ""])[:2]
+    if first == "#!/bin/sh" and second.startswith("'''exec' "):
+        return second.split("'")[5]
+    return first[2:]
 
 
 def cached_records_match_files(prefix: Path) -> list[str]:

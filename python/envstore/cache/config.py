@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from envstore.cache.keys import config_dir
+from envstore import settings
 from envstore.errors import EnvstoreError
 
 if sys.version_info >= (3, 11):
@@ -31,6 +31,12 @@ class CacheConfig:
     substituters: tuple[str, ...] = ()
     trusted_keys: tuple[str, ...] = ()
     allow_unsigned: bool = False
+
+
+def config_dir() -> Path:
+    """`$XDG_CONFIG_HOME/envstore`, default `~/.config/envstore`."""
+    base = settings.XDG_CONFIG_HOME.get()
+    return Path(base) / "envstore" if base else Path.home() / ".config" / "envstore"
 
 
 def config_files(store_root: Path) -> list[Path]:

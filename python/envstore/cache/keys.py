@@ -15,7 +15,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from envstore import settings
+from envstore.cache.config import config_dir
 from envstore.errors import EnvstoreError
 
 SECRET_KEY_FILE = "signing-key.sec"  # under the config directory (config_dir())
@@ -24,12 +24,6 @@ _NAME = re.compile(r"^[A-Za-z0-9._+-]+$")
 
 class SigningKeyError(EnvstoreError):
     code = "cache.key"
-
-
-def config_dir() -> Path:
-    """`$XDG_CONFIG_HOME/envstore`, default `~/.config/envstore`."""
-    base = settings.XDG_CONFIG_HOME.get()
-    return Path(base) / "envstore" if base else Path.home() / ".config" / "envstore"
 
 
 def default_secret_key_path() -> Path:

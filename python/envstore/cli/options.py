@@ -58,8 +58,8 @@ def substituter_options(f: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         given = {name: kwargs.pop(name) for name in _CACHE_FLAGS}
-        # lazy: the cache package (crypto, zstd) loads only for a command that runs
-        from envstore.ops.substitute import Substituters
+        # lazy: reading the cache config is for a command that runs, not for --help
+        from envstore.cache.substituters import Substituters
 
         app = click.get_current_context().find_root().obj  # --store decides which STORE/config.toml is read
         subs = Substituters.configured(tuple(given["substituter_urls"]), tuple(given["trusted_keys"]),

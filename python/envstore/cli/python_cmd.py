@@ -14,7 +14,7 @@ from envstore.cli.options import substituter_options
 from envstore.progress import duration, plural
 
 if TYPE_CHECKING:
-    from envstore.ops.substitute import Substituters
+    from envstore.cache.substituters import Substituters
 
 
 @click.group("python")

@@ -12,7 +12,7 @@ from envstore.cli.options import index_options, python_option, substituter_optio
 
 if TYPE_CHECKING:
     from envstore.index.config import IndexOptions
-    from envstore.ops.substitute import Substituters
+    from envstore.cache.substituters import Substituters
 
 
 @click.command("realize")

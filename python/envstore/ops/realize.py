@@ -34,7 +34,7 @@ from envstore import settings
 
 if TYPE_CHECKING:  # the index package pulls in the HTTP client, the cache its crypto: not on the already-realized path
     from envstore.index.config import IndexOptions
-    from envstore.ops.substitute import Substituters
+    from envstore.cache.substituters import Substituters
 
 Info = Callable[[str], None]
 

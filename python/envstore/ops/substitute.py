@@ -14,8 +14,8 @@ from typing import Any, Callable
 
 from envstore import settings
 from envstore.cache import objects
-from envstore.cache.keys import PublicKey, parse_trusted
 from envstore.cache.config import CacheConfig, read_config
+from envstore.cache.substituters import Substituters
 from envstore.cache.record import INTERPRETER_FIELDS, WHEEL_FIELDS, Record, RecordRefused
 from envstore.cache.remote import CacheError, Remote, open_remote
 from envstore.cache.transfer import WORKERS, download
@@ -30,37 +30,6 @@ from envstore.store.session import StoreSession
 from envstore._core import remove_tree
 
 Info = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Substituters:
-    urls: tuple[str, ...] = ()
-    trusted_keys: tuple[str, ...] = ()  # NAME:BASE64
-    allow_unsigned: bool = False
-
-    @classmethod
-    def configured(cls, urls: tuple[str, ...] = (), keys: tuple[str, ...] = (), allow_unsigned: bool = False,
-                   store_root: Path | None = None) -> Substituters:
-        """Flags > environment > config files. The flags' caches and keys come first and add to
-        the rest; ENVSTORE_SUBSTITUTERS / ENVSTORE_TRUSTED_KEYS / ENVSTORE_ALLOW_UNSIGNED, when
-        set, replace what the config files say (a CI job overrides the team's file); the files
-        are `$XDG_CONFIG_HOME/envstore/config.toml` over `STORE/config.toml`."""
-        config = read_config(store_root or default_root())
-        env_urls = settings.SUBSTITUTERS.get()
-        env_keys = settings.TRUSTED_KEYS.get()
-        env_unsigned = settings.ALLOW_UNSIGNED.get()
-        base_urls = tuple(env_urls.split()) if env_urls is not None else config.substituters
-        base_keys = tuple(env_keys.split()) if env_keys is not None else config.trusted_keys
-        unsigned = allow_unsigned or (settings.truthy(env_unsigned) if env_unsigned is not None
-                                      else config.allow_unsigned)
-        return cls(tuple(dict.fromkeys(urls + base_urls)), tuple(dict.fromkeys(keys + base_keys)), unsigned)
-
-    def trusted(self) -> list[PublicKey]:
-        return parse_trusted(list(self.trusted_keys))
-
-    def remotes(self, offline: bool) -> list[Remote]:
-        """--offline: local (file://) caches only."""
-        return [open_remote(u) for u in self.urls if not offline or u.startswith("file:")]
 
 
 def substitute_prefix(store: Any, db: StoreDB, dest: Path, lock_identity: list[list[str]], interpreter: Any,
