@@ -171,6 +171,22 @@ def test_only_binary_refuses_the_sdist(tmp_path: Path, index: LocalIndex, python
     assert not (env.parent / "pylock.toml").exists()
 
 
+def test_no_binary_builds_a_package_that_has_a_wheel(tmp_path: Path, index: LocalIndex, python_version: str) -> None:
+    """pip's --no-binary: the wheel on the index is passed over for the sdist beside it, for the
+    names given (the others keep their wheels)."""
+    index.add("both", "1.0")
+    index.add_file("both", make_sdist(tmp_path / "sd", "both", "1.0", ["alpha"], pkg_info=True))
+    env = env_file(tmp_path / "p", "p", python_version, ["'--no-binary=both'", "both"])
+    root = tmp_path / "store"
+    proc = store("realize", "--index-url", index.simple, root=root, cwd=env.parent)
+    assert proc.returncode == 0, proc.stderr
+    packages = {p["name"]: p for p in tomllib.loads((env.parent / "pylock.toml").read_text())["packages"]}
+    assert packages["both"]["sdist"]["name"] == "both-1.0.tar.gz" and "wheels" not in packages["both"]
+    assert "wheels" in packages["alpha"]  # not named: its wheel as usual
+    assert "building both 1.0 from source" in proc.stderr
+    assert [w.split("-")[:2] for w in built_wheels(root)] == [["both", "1.0"]]
+
+
 def test_an_sdist_escaping_its_tree_is_refused(tmp_path: Path, index: LocalIndex, python_version: str) -> None:
     outside = tmp_path / "escaped.txt"
     evil = make_sdist(tmp_path / "sd", "evilpkg", "1.0", [], pkg_info=False,

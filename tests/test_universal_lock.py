@@ -69,3 +69,49 @@ def test_a_package_without_a_wheel_for_one_platform_is_named(tmp_path: Path, loc
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and "linuxonly" in errors[0] and f"python {python} on macos-arm64" in errors[0], proc.stderr
     assert not (tmp_path / "pylock.toml").exists()
+
+
+def test_the_env_file_declares_the_environments(tmp_path: Path, local_index: LocalIndex, python: str) -> None:
+    """`envstore: {platforms, python}` makes `store lock` and `store realize` write the universal
+    lock without flags; --check and --dry-run compare it like a single-target one."""
+    cp = "cp" + python.replace(".", "")
+    local_index.add("fast", "1.0", tag=f"{cp}-{cp}-manylinux_2_17_x86_64")
+    local_index.add("fast", "1.0", tag=f"{cp}-{cp}-macosx_11_0_arm64")
+    local_index.add("plain", "3.0", ["winonly; sys_platform == 'win32'"])
+    local_index.add("plain", "3.1")
+    env = tmp_path / "env.yml"
+    head = f"name: decl\nenvstore:\n  platforms: [linux-x86_64, macos-arm64]\n  python: ['{python}']\n"
+    env.write_text(head + "dependencies:\n  - pip:\n      - fast\n      - plain==3.0\n")
+    root = tmp_path / "store"
+    flags = ("--index-url", local_index.simple)
+
+    realized = store("realize", *flags, root=root, cwd=tmp_path)
+    assert realized.returncode == 0, realized.stderr
+    doc = tomllib.loads((tmp_path / "pylock.toml").read_text())
+    assert len(doc["environments"]) == 2 and doc["requires-python"].startswith(f">={python}")
+    packages = {p["name"]: p for p in doc["packages"]}
+    assert sorted(w["name"] for w in packages["fast"]["wheels"]) == [
+        f"fast-1.0-{cp}-{cp}-macosx_11_0_arm64.whl", f"fast-1.0-{cp}-{cp}-manylinux_2_17_x86_64.whl"]
+    assert "winonly" not in packages  # no declared environment is Windows
+    site = next(Path(realized.stdout.strip()).glob("lib/python*/site-packages"))
+    assert (site / "fast").is_dir() and (site / "plain").is_dir()
+
+    check = store("lock", "--check", *flags, root=root, cwd=tmp_path)
+    assert check.returncode == 0 and "up to date" in check.stderr, check.stderr
+    env.write_text(head + "dependencies:\n  - pip:\n      - fast\n      - plain>=3.1\n")
+    check = store("lock", "--check", *flags, root=root, cwd=tmp_path)
+    assert check.returncode == 1 and "plain" in check.stderr and "Traceback" not in check.stderr, check.stderr
+    dry = store("lock", "--dry-run", *flags, root=root, cwd=tmp_path)
+    assert dry.returncode == 0 and "3.0" in dry.stdout and "3.1" in dry.stdout, (dry.stdout, dry.stderr)
+
+
+@pytest.mark.parametrize(("section", "message"), [
+    ("  python: [3.10]\n", "python 3.1 is a number here"),
+    ("  platforms: [linux-x86-64]\n", "did you mean `linux-x86_64`?"),
+    ("  python: ['3.1O']\n", "expected a python version as X.Y"),
+])
+def test_bad_declarations_are_one_error_at_their_line(tmp_path: Path, section: str, message: str) -> None:
+    (tmp_path / "env.yml").write_text(f"name: bad\nenvstore:\n{section}dependencies:\n  - six\n")
+    proc = store("lock", root=tmp_path / "store", cwd=tmp_path)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert f"env.yml:3:" in proc.stderr and message in proc.stderr, proc.stderr

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from envstore.cli.envfile import file_option
-from envstore.cli.options import index_options, python_option
+from envstore.cli.options import index_options, prerelease_option, python_option
 
 if TYPE_CHECKING:
     from envstore.index.config import IndexOptions
@@ -31,17 +31,23 @@ if TYPE_CHECKING:
 @click.option("--platform", "platforms", multiple=True, metavar="PLATFORM",
               help="Write a universal lock for this platform (linux-x86_64, linux-aarch64, macos-x86_64, "
                    "macos-arm64, windows-x86_64, or `all`); repeatable. With --python, for that Python only; "
-                   "else for every supported CPython the env file allows.")
+                   "else for every supported CPython the env file allows. Replaces the env file's "
+                   "`envstore: {platforms: [...]}`.")
+@prerelease_option
 @click.pass_obj
 def command(app, env_file: Path | None, index: IndexOptions | None, upgrade: bool,
             upgrade_packages: tuple[str, ...], check: bool = False, dry_run: bool = False,
-            python: str | None = None, platforms: tuple[str, ...] = ()) -> None:
+            python: str | None = None, platforms: tuple[str, ...] = (), prerelease: str | None = None) -> None:
     """Resolve ENV_FILE or -f FILE and write its lockfile.
 
     ENV_FILE defaults to the first of env.yml, environment.yml, env.yaml and environment.yaml here.
 
     The lockfile is pylock.toml beside env.yml/environment.yml, pylock.<stem>.toml beside any
     other env file. Versions already locked are kept unless --upgrade/--upgrade-package.
+
+    An env file whose `envstore:` section declares `platforms:` or `python:` (a list of X.Y)
+    gets a universal lock: one pylock.toml with every wheel those environments need and PEP 751
+    markers for what only some take; `store realize --python X.Y` picks from it.
     """
     # lazy: a command loads its own ops; `store --help` loads none
     from envstore.errors import UsageError
@@ -62,53 +68,51 @@ def command(app, env_file: Path | None, index: IndexOptions | None, upgrade: boo
         click.echo(str(env_file.absolute()))
         return
     store = app.store()
-    if platforms:
-        _lock_universal(app, env_file, store, index, upgrade, platforms, python, started, check or dry_run)
-        return
-    if check or dry_run:
-        _check_or_dry_run(app, env_file, store, index, upgrade, upgrade_packages, check, python)
-        return
-    # lazy: the build machinery (sdists' metadata, issue 16) loads only when a lock is made
-    from envstore.ops.realize import source_reader
-
-    lock = lock_env(env_file, store, index, upgrade=upgrade, upgrade_packages=upgrade_packages, progress=app.info,
-                    python=python, sources=source_reader(store, app.info))
-    path = lock_path_for(env_file)
-    app.info(f"locked {plural(len(lock.packages), 'package')} for python {lock.interpreter.get('version', '?')} "
-             f"in {duration(time.monotonic() - started)}")
-    click.echo(str(path.absolute()))
-
-
-def _lock_universal(app: Any, env_file: Path, store: Any, index: IndexOptions | None, upgrade: bool,
-                    platforms: tuple[str, ...], python: str | None, started: float, no_write: bool) -> None:
-    """Issue 17: one lock for the declared environments (resolve/universal.py)."""
     # lazy: a command loads its own ops; `store --help` loads none
-    from envstore.errors import UsageError
-    from envstore.lockfile import lock_path_for
-    from envstore.progress import duration, plural
-    from envstore.resolve.universal import PLATFORMS, lock_universal
+    from envstore.spec import load_spec
 
+    no_write = check or dry_run
+    if platforms or load_spec(env_file).universal:
+        lock = _lock_universal(app, env_file, store, index, upgrade, upgrade_packages, platforms, python,
+                               prerelease, write=not no_write)
+        what = f"{plural(len(lock.environments), 'platform')} (python {lock.requires_python})"
+    else:
+        # lazy: the build machinery (sdists' metadata, issue 16) loads only when a lock is made
+        from envstore.ops.realize import source_reader
+
+        lock = lock_env(env_file, store, index, upgrade=upgrade, upgrade_packages=upgrade_packages,
+                        progress=app.info, python=python, sources=source_reader(store, app.info),
+                        prerelease=prerelease, write=not no_write)
+        what = f"python {lock.interpreter.get('version', '?')}"
     if no_write:
-        raise UsageError("--check and --dry-run do not take --platform yet")
-    chosen = tuple(PLATFORMS) if "all" in platforms else platforms
-    lock = lock_universal(env_file, store, index, pythons=(python,) if python else (), platforms=chosen,
-                          upgrade=upgrade, progress=app.info)
-    app.info(f"locked {plural(len(lock.packages), 'package')} for {', '.join(chosen)} "
-             f"(python {lock.requires_python}) in {duration(time.monotonic() - started)}")
+        _compare(app, lock_path_for(env_file), lock, check)
+        return
+    app.info(f"locked {plural(len(lock.packages), 'package')} for {what} in {duration(time.monotonic() - started)}")
     click.echo(str(lock_path_for(env_file).absolute()))
 
 
-def _check_or_dry_run(app: Any, env_file: Path, store: Any, index: IndexOptions | None, upgrade: bool,
-                      upgrade_packages: tuple[str, ...], check: bool, python: str | None) -> None:
-    """`--check` / `--dry-run`: resolve as `store lock` would, write nothing, and compare with
-    the lockfile on disk byte for byte (the writer is deterministic, so equal content is equal
+def _lock_universal(app: Any, env_file: Path, store: Any, index: IndexOptions | None, upgrade: bool,
+                    upgrade_packages: tuple[str, ...], platforms: tuple[str, ...], python: str | None,
+                    prerelease: str | None, write: bool) -> Any:
+    """Issue 17: one lock for the declared environments (resolve/universal.py); the flags
+    replace the env file's `envstore: {platforms, python}`."""
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.resolve.universal import PLATFORMS, lock_universal
+
+    chosen = tuple(PLATFORMS) if "all" in platforms else platforms
+    return lock_universal(env_file, store, index, pythons=(python,) if python else (), platforms=chosen,
+                          upgrade=upgrade, upgrade_packages=upgrade_packages, progress=app.info,
+                          prerelease=prerelease, write=write)
+
+
+def _compare(app: Any, path: Path, new: Any, check: bool) -> None:
+    """`--check` / `--dry-run`: the lock resolved as `store lock` would, compared with the
+    lockfile on disk byte for byte (the writer is deterministic, so equal content is equal
     text); the pin lines go to stdout for --dry-run, to stderr for --check (CI reads the exit)."""
     # lazy: a command loads its own ops; `store --help` loads none
-    from envstore.lockfile import LockfileError, dumps_lock, lock_path_for, pin_changes, read_lock
+    from envstore.lockfile import LockfileError, dumps_lock, pin_changes, read_lock
     from envstore.progress import plural
 
-    path = lock_path_for(env_file)
-    new = _lock_without_writing(env_file, store, index, upgrade, upgrade_packages, app.info, python)
     old_text = path.read_text(encoding="utf-8") if path.is_file() else None
     old = read_lock(path) if old_text is not None else None
     changed = old_text != dumps_lock(new)
@@ -128,13 +132,3 @@ def _check_or_dry_run(app: Any, env_file: Path, store: Any, index: IndexOptions 
     what = "does not exist" if old is None else (f"is out of date: {plural(len(lines), 'pin')} would change"
                                                  if lines else "is out of date (same pins, other fields)")
     raise LockfileError(f"the lockfile {what}", path, "run `store lock` and commit the result")
-
-
-def _lock_without_writing(env_file: Path, store: Any, index: IndexOptions | None, upgrade: bool,
-                          upgrade_packages: tuple[str, ...], info: Any, python: str | None) -> Any:
-    # lazy: a command loads its own ops; `store --help` loads none
-    from envstore.ops.realize import source_reader
-    from envstore.resolve.lock import lock_env
-
-    return lock_env(env_file, store, index, upgrade=upgrade, upgrade_packages=upgrade_packages, write=False,
-                    progress=info, python=python, sources=source_reader(store, info))

@@ -85,3 +85,19 @@ def python_option(f: Callable[..., Any]) -> Callable[..., Any]:
     the command receives it as `python` (None when not given)."""
     return click.option("--python", "python", default=None, metavar="X.Y",
                         help="Interpreter version to use (within the env file's python=), e.g. 3.12.")(f)
+
+
+# spec.model.PRERELEASE_POLICIES, written out so that `--help` need not import the spec package
+# (tests/test_lock_prerelease.py checks that the two agree).
+PRERELEASE_CHOICES = ("if-necessary-or-explicit", "allow", "if-necessary", "explicit", "disallow")
+
+
+def prerelease_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Add `--prerelease POLICY`; the command receives it as `prerelease` (None: the env file's
+    `envstore: {prerelease: ...}`, else PEP 440's rule)."""
+    return click.option(
+        "--prerelease", "prerelease", default=None, type=click.Choice(PRERELEASE_CHOICES),
+        help="Which pre-releases may be picked: if-necessary-or-explicit (default, PEP 440: when a specifier "
+             "names one or no final release satisfies), allow, if-necessary, explicit (only where the env "
+             "file's own requirement names one), disallow. Replaces the env file's "
+             "`envstore: {prerelease: ...}`.")(f)

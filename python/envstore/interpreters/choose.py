@@ -83,6 +83,25 @@ def list_interpreters(store: Store) -> list[InterpreterInfo]:
     return sorted(out, key=lambda i: (Version(i.version), i.name), reverse=True)
 
 
+def matching_minors(store: Store, constraint: str | None) -> list[tuple[Version, Path]]:
+    """One CPython per X.Y that `constraint` allows and this store or machine has (the newest
+    patch, the store's first), newest first: the versions a lock may fall back to when the
+    newest cannot satisfy the pins. Nothing is imported."""
+    match = parse_constraint(constraint)
+    found: list[tuple[Version, Path]] = [(Version(i.version), i.executable) for i in list_interpreters(store)
+                                         if i.implementation == "cpython"]
+    for c in discover():
+        v = _candidate_version(c)
+        if v is not None:
+            found.append((v, Path(c.executable)))
+    best: dict[tuple[int, int], tuple[Version, Path]] = {}
+    for v, exe in found:
+        key = (v.major, v.minor)
+        if match(v) and key >= MIN_VERSION and (key not in best or v > best[key][0]):
+            best[key] = (v, exe)
+    return [best[k] for k in sorted(best, reverse=True)]
+
+
 def _candidate_version(c: Candidate) -> Version | None:
     try:
         return Version(c.version_hint) if c.version_hint else Version(probe(c.executable).version)

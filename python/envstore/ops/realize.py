@@ -95,7 +95,7 @@ def obtain_lock(env_file: Path, store: Any, options: RealizeOptions, info: Info,
         raise refusal
     if options.frozen:
         why = ("does not exist" if lock is None else "is stale (the env file changed)" if not current
-               else f"is for python {lock.interpreter.get('version', '?')}, not {options.python}")
+               else f"is for python {lock.interpreter.get('version') or lock.requires_python}, not {options.python}")
         raise LockfileError(f"the lockfile {why} but --frozen was given", lock_path, "run `store lock` first")
     # lazy: the resolver and the index client load only when a lock must be made
     from envstore.resolve.lock import lock_env
@@ -103,11 +103,20 @@ def obtain_lock(env_file: Path, store: Any, options: RealizeOptions, info: Info,
     if current:
         # The committed lock is current for another interpreter: resolve for this one in memory
         # and keep the file as it is, so `--python` in a CI matrix never rewrites the lock.
-        info(f"{lock_path.name} is for python {lock.interpreter.get('version', '?')}: "
-             f"resolving for python {options.python} without writing it")
+        covers = (f"is for python {lock.interpreter['version']}" if lock.interpreter.get("version")
+                  else f"covers python {lock.requires_python}")  # a universal lock
+        info(f"{lock_path.name} {covers}: resolving for python {options.python} without writing it")
     with phase(info, f"locking {env_file.name}") as ph:
-        lock = lock_env(env_file, store, options.index, progress=info, python=options.python, write=not current,
-                        sources=source_reader(store, info))
+        if not current and load_spec(env_file).universal:
+            # lazy: as lock_env above
+            from envstore.resolve.universal import lock_universal
+
+            # The env file declares its environments: the lock written is the universal one,
+            # and this realize picks from it below like any other.
+            lock = lock_universal(env_file, store, options.index, progress=info)
+        else:
+            lock = lock_env(env_file, store, options.index, progress=info, python=options.python,
+                            write=not current, sources=source_reader(store, info))
         ph.summary = f"locked {plural(len(lock.packages), 'package')}"
     return lock
 

@@ -15,10 +15,13 @@ from resolvelib import BaseReporter, ResolutionImpossible, ResolutionTooDeep, Re
 
 from envstore.index.client import IndexClient
 from envstore.index.config import IndexConfig, IndexOptions
+from envstore.interpreters.choose import matching_minors
+from envstore.interpreters.model import InterpreterError
 from envstore.lockfile import Lock, LockedPackage, LockedSdist, LockedTree, LockedWheel, file_hash, lock_path_for, read_lock, write_lock
 from envstore.progress import Phase, Row, phase, plural, silent
 from envstore.resolve.explain import ResolutionError, explain_impossible
 from envstore.resolve.installed import InstalledFirst, without_installed
+from envstore.resolve.prerelease import explicit_names
 from envstore.resolve.model import PYTHON, Candidate, Req
 from envstore.resolve.files import SDIST_SUFFIXES, parse_wheel
 from envstore.resolve.provider import Provider, SdistMetadata
@@ -68,7 +71,7 @@ def root_requirements(spec: EnvSpec, target: TargetPython) -> list[Req]:
 def resolve(spec: EnvSpec, target: TargetPython, client: IndexClient,
             preferred: dict[str, Version] | None = None, progress: Phase | None = None,
             installed: dict[str, tuple[Version, str]] | None = None,
-            sources: SdistMetadata | None = None) -> list[Candidate]:
+            sources: SdistMetadata | None = None, prerelease: str | None = None) -> list[Candidate]:
     """The pinned set (one candidate per package, sorted by name). `installed` (normalized name
     -> (version, what installed it)) is fixed and left out of the result: the conda route's
     `- pip:` list resolved on top of its conda packages."""
@@ -83,7 +86,8 @@ def resolve(spec: EnvSpec, target: TargetPython, client: IndexClient,
         provider: Provider = InstalledFirst(client, target, constraints, spec.hashes, preferred, installed=installed)
     else:
         provider = Provider(client, target, constraints, spec.hashes, preferred, sources=sources,
-                            only_binary=spec.only_binary)
+                            only_binary=spec.only_binary, no_binary=spec.no_binary, prerelease=prerelease or spec.prerelease,
+                            explicit=explicit_names(spec.requirements))
     roots = root_requirements(spec, target)
     client.prefetch(r.name for r in roots if r.name != PYTHON and not r.url)
     reporter = _Chains((progress or silent()).row("resolving"))
@@ -156,38 +160,86 @@ def lock_env(env_file: Path | str, store: Any, index: IndexConfig | IndexOptions
              upgrade: bool = False, upgrade_packages: Iterable[str] = (), target: TargetPython | None = None,
              write: bool = True, progress: Callable[[str], None] | None = None,
              python: str | None = None,
-             sources: Callable[[IndexClient, TargetPython], SdistMetadata] | None = None) -> Lock:
+             sources: Callable[[IndexClient, TargetPython], SdistMetadata] | None = None,
+             prerelease: str | None = None) -> Lock:
     """Resolve `env_file` and write its lockfile (lock_path_for). Versions in an existing lock
     are kept where the spec still allows them, unless `upgrade` or named in `upgrade_packages`.
     `index` is a decided IndexConfig, or a command's IndexOptions (None: no flags) to merge with
     the environment, the env file's own settings and pip's configuration. `sources` makes the
     reader of sdists' metadata for this client and target (ops.sources); without it no sdist is
-    a candidate."""
+    a candidate. `prerelease` (a --prerelease flag) overrides the env file's policy."""
     env_file = Path(env_file)
     spec = load_spec(env_file)
     index_config = index if isinstance(index, IndexConfig) else (index or IndexOptions()).resolve(spec.index)
+    # the interpreter is ours to choose only when nothing fixed it (issue 17 item 5)
+    chosen_by_us = target is None and python is None and _is_range(spec.python)
     if target is None:
         # `--python X.Y` picks the interpreter; resolve() still checks it against the env file's python=.
         target = target_for_spec(store, python or spec.python, spec.python_specifier, progress)
     lock_path = lock_path_for(env_file)
-    preferred: dict[str, Version] = {}
-    if not upgrade and lock_path.exists() and lock_path != env_file:
-        try:
-            old = read_lock(lock_path)
-        except Exception:  # noqa: BLE001 - an unreadable old lock only loses its preferences
-            old = None
-        skip = {canonicalize_name(n) for n in upgrade_packages}
-        for p in old.packages if old else ():
-            if canonicalize_name(p.name) not in skip:
-                preferred[canonicalize_name(p.name)] = Version(p.version)
+    preferred = preferred_versions(lock_path, env_file, upgrade, upgrade_packages)
     cache_root = _cache_root(store)
     with IndexClient(index_config, cache_root) as client, phase(progress) as ph:
-        picked = resolve(spec, target, client, preferred, ph,
-                         sources=sources(client, target) if sources is not None else None)
+        def attempt(t: TargetPython) -> list[Candidate]:
+            return resolve(spec, t, client, preferred, ph, sources=sources(client, t) if sources is not None else None,
+                           prerelease=prerelease)
+
+        try:
+            picked = attempt(target)
+        except ResolutionError as first:
+            if not chosen_by_us:
+                raise
+            picked, target = _older_python(store, spec.python, target, attempt, first, progress)
         lock = build_lock(spec, target, client, picked, ph)
     if write:
         write_lock(lock, lock_path)
     return lock
+
+
+def _is_range(python: str | None) -> bool:
+    """Whether the env file leaves the interpreter's minor version open (`python>=3.9`, `3.*`, or
+    no python at all), so that the resolver may choose it (issue 17 item 5)."""
+    return python is None or any(ch in python for ch in "<>|,*!")
+
+
+def _older_python(store: Any, constraint: str | None, newest: TargetPython,
+                  attempt: Callable[[TargetPython], list[Candidate]], first: ResolutionError,
+                  progress: Callable[[str], None] | None) -> tuple[list[Candidate], TargetPython]:
+    """As conda picks an older Python: the newest older X.Y here that can satisfy the pins, or
+    the first failure when none can."""
+    newest_minor = newest.version_obj.release[:2]
+    for version, executable in matching_minors(store, constraint):
+        if version.release[:2] >= newest_minor:
+            continue
+        try:
+            picked = attempt(TargetPython.from_executable(executable))
+        except (ResolutionError, InterpreterError):
+            continue
+        # only the one that can is imported into the store (the lock records it)
+        target = target_for_spec(store, f"{version.major}.{version.minor}", SpecifierSet(), progress)
+        if progress is not None:
+            progress(f"python {newest.version} cannot satisfy the pins ({first.args[0] if first.args else first}); "
+                     f"locked for python {target.version}, the newest here that can (write python= to choose)")
+        return picked, target
+    raise first
+
+
+def preferred_versions(lock_path: Path, env_file: Path, upgrade: bool = False,
+                       upgrade_packages: Iterable[str] = ()) -> dict[str, Version]:
+    """The versions the lock on disk has, which a new resolution keeps where the spec still
+    allows them (none with --upgrade; not those named by --upgrade-package)."""
+    preferred: dict[str, Version] = {}
+    if upgrade or not lock_path.exists() or lock_path == env_file:
+        return preferred
+    try:
+        old = read_lock(lock_path)
+    except Exception:  # noqa: BLE001 - an unreadable old lock only loses its preferences
+        return preferred
+    skip = {canonicalize_name(n) for n in upgrade_packages}
+    for p in old.packages:
+        if canonicalize_name(p.name) not in skip:
+            preferred.setdefault(canonicalize_name(p.name), Version(p.version))
+    return preferred
 
 
 def _cache_root(store: Any) -> Path | None:
@@ -200,4 +252,4 @@ def _cache_root(store: Any) -> Path | None:
     return layout.cache_dir(Path(str(root))) if root is not None else None
 
 
-__all__ = ["ResolutionError", "build_lock", "lock_env", "resolve", "root_requirements"]
+__all__ = ["ResolutionError", "build_lock", "lock_env", "preferred_versions", "resolve", "root_requirements"]

@@ -19,6 +19,7 @@ from envstore.index.metadata import CoreMetadata
 from envstore.index.simple import ProjectFile
 from envstore.resolve.empty import ONLY_BINARY, WHEELS_ONLY, Builds, Empty, explain_empty, python_allows
 from envstore.resolve.files import SDIST_SUFFIXES, parse_wheel, sdist_version
+from envstore.resolve.prerelease import allowed_versions
 from envstore.resolve.files import parse_wheel as _parse
 from envstore.resolve.model import PYTHON, Candidate, Req
 from envstore.resolve.target import TargetPython
@@ -38,12 +39,18 @@ class Provider(AbstractProvider):
                  constraints: Mapping[str, SpecifierSet] | None = None,
                  hashes: Mapping[str, frozenset[str]] | None = None,
                  preferred: Mapping[str, Version] | None = None,
-                 sources: SdistMetadata | None = None, only_binary: frozenset[str] = frozenset()) -> None:
+                 sources: SdistMetadata | None = None, only_binary: frozenset[str] = frozenset(),
+                 no_binary: frozenset[str] = frozenset(), prerelease: str | None = None, explicit: frozenset[str] = frozenset()) -> None:
         self.client = client
+        # Which pre-releases may be picked (resolve/prerelease.py), and the names whose env-file
+        # requirement names one (what the `explicit` policies go by).
+        self.prerelease = prerelease
+        self.explicit = explicit
         # Source distributions are candidates only with a way to read their metadata (issue 16).
         self.sources = sources
         self._asked_as: dict[str, str] = {}  # a pinned git URL -> the URL the requirement gave
         self.only_binary = only_binary
+        self.no_binary = no_binary
         self.target = target
         self.tag_rank = {t: i for i, t in enumerate(target.tags)}
         self.constraints = dict(constraints or {})
@@ -93,7 +100,12 @@ class Provider(AbstractProvider):
             spec &= r.specifier
         if name in self.constraints:
             spec &= self.constraints[name]
-        allowed = set(spec.filter(sorted(by_version)))
+        sdist_versions = {v for v in (sdist_version(pf, name) for pf in files) if v is not None} \
+            if self._may_build(name) else set()
+        # decided over every version, wheel or sdist: "no final release satisfies" is about the project
+        admitted = set(allowed_versions(sorted(set(by_version) | sdist_versions), spec, self.prerelease,
+                                        name in self.explicit))
+        allowed = admitted & set(by_version)
         pins = [r for r in reqs if r.pinned]
         out: list[Candidate] = []
         for version in sorted(allowed, reverse=True):
@@ -103,7 +115,7 @@ class Provider(AbstractProvider):
             if pf.yanked is not None and not pins:
                 continue  # PEP 592: a yanked file only for a requirement that pins it exactly
             out.append(Candidate(name, version, pf, extras))
-        out.extend(self._sdists(name, files, spec, set(by_version) | bad, extras))
+        out.extend(self._sdists(name, files, admitted, set(by_version) | bad, extras))
         pref = self.preferred.get(name)
         if pref is not None:
             out.sort(key=lambda c: c.version != pref)  # stable: the rest stays newest-first
@@ -159,9 +171,16 @@ class Provider(AbstractProvider):
         return WHEELS_ONLY if self.sources is None else ONLY_BINARY
 
     def _may_build(self, name: str) -> bool:
-        return self.sources is not None and ":all:" not in self.only_binary and name not in self.only_binary
+        if self.sources is None or name in self.only_binary:
+            return False
+        return name in self.no_binary or ":all:" not in self.only_binary
 
-    def _sdists(self, name: str, files: Iterable[ProjectFile], spec: SpecifierSet, skip: set[Version],
+    def _built_only(self, name: str) -> bool:
+        """--no-binary covers `name` (and the sdists can be read): its wheels are not candidates."""
+        covered = name in self.no_binary or (":all:" in self.no_binary and name not in self.only_binary)
+        return covered and self._may_build(name)
+
+    def _sdists(self, name: str, files: Iterable[ProjectFile], admitted: set[Version], skip: set[Version],
                 extras: frozenset[str]) -> list[Candidate]:
         """Source distributions of the versions no wheel fits, newest first, after every wheel
         candidate: a wheel is always preferred (issue 16); none under --only-binary."""
@@ -171,7 +190,7 @@ class Provider(AbstractProvider):
         found: dict[Version, ProjectFile] = {}
         for pf in files:
             v = sdist_version(pf, name)
-            if v is None or v in skip or v in found or pf.yanked is not None or not spec.contains(v):
+            if v is None or v in skip or v in found or pf.yanked is not None or v not in admitted:
                 continue
             if allowed_hashes is not None and pf.sha256 not in allowed_hashes:
                 continue
@@ -182,8 +201,10 @@ class Provider(AbstractProvider):
 
     def _usable_by_version(self, name: str, files: Iterable[ProjectFile]) -> dict[Version, ProjectFile]:
         """Per version, the best wheel for the target (tag rank, non-yanked first); versions
-        whose files all fail requires-python or the tags are left out."""
+        whose files all fail requires-python or the tags are left out; none under --no-binary."""
         best: dict[Version, tuple[tuple[int, int], ProjectFile]] = {}
+        if self._built_only(name):
+            return {}
         allowed_hashes = self.hashes.get(name)
         for pf in files:
             parsed = _parse(pf)

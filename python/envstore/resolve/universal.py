@@ -14,17 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from packaging import tags as ptags
-from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from envstore.index.client import IndexClient
 from envstore.index.config import IndexConfig, IndexOptions
-from envstore.lockfile import Lock, LockedPackage, LockedWheel, file_hash, lock_path_for, read_lock, write_lock
+from envstore.lockfile import Lock, LockedPackage, LockedWheel, file_hash, lock_path_for, write_lock
 from envstore.progress import phase
 from envstore.resolve.explain import ResolutionError
-from envstore.resolve.lock import _cache_root, resolve
+from envstore.resolve.lock import _cache_root, preferred_versions, resolve
 from envstore.resolve.target import TargetPython
 from envstore.spec import load_spec
+from envstore.spec.model import UNIVERSAL_PLATFORMS
 
 SUPPORTED_PYTHONS = ("3.9", "3.10", "3.11", "3.12", "3.13")
 
@@ -36,6 +36,7 @@ PLATFORMS: dict[str, tuple[str, str, str, str]] = {
     "macos-arm64": ("darwin", "Darwin", "posix", "arm64"),
     "windows-x86_64": ("win32", "Windows", "nt", "AMD64"),
 }
+assert tuple(PLATFORMS) == UNIVERSAL_PLATFORMS  # the env file's check and this table name the same ones
 
 
 class UniversalLockError(ResolutionError):
@@ -132,23 +133,21 @@ def _marker_for(envs: set[Environment], declared: list[Environment]) -> str | No
 
 def lock_universal(env_file: Path | str, store: Any, index: IndexConfig | IndexOptions | None = None, *,
                    pythons: Iterable[str] = (), platforms: Iterable[str] = (), upgrade: bool = False,
-                   write: bool = True, progress: Callable[[str], None] | None = None) -> Lock:
-    """Resolve `env_file` for every declared environment and write one lock for all of them."""
+                   upgrade_packages: Iterable[str] = (), write: bool = True, progress: Callable[[str], None] | None = None,
+                   prerelease: str | None = None) -> Lock:
+    """Resolve `env_file` for every declared environment and write one lock for all of them.
+    `pythons` / `platforms` (flags) replace what the env file's `envstore:` section declares."""
     env_file = Path(env_file)
     spec = load_spec(env_file)
+    pythons = tuple(pythons) or spec.pythons
+    platforms = tuple(platforms) or spec.platforms
     index_config = index if isinstance(index, IndexConfig) else (index or IndexOptions()).resolve(spec.index)
     spec_py = spec.python_specifier
     declared = declared_environments(
         pythons, platforms, lambda py: not len(spec_py) or spec_py.contains(Version(f"{py}.0"), prereleases=True)
         or any(spec_py.contains(Version(f"{py}.{patch}")) for patch in range(0, 30)))
     lock_path = lock_path_for(env_file)
-    preferred: dict[str, Version] = {}
-    if not upgrade and lock_path.exists() and lock_path != env_file:
-        try:
-            for p in read_lock(lock_path).packages:
-                preferred.setdefault(canonicalize_name(p.name), Version(p.version))
-        except Exception:  # noqa: BLE001 - an unreadable old lock only loses its preferences
-            pass
+    preferred = preferred_versions(lock_path, env_file, upgrade, upgrade_packages)
     taken: dict[tuple[str, str], set[Environment]] = {}
     files: dict[tuple[str, str], dict[str, Any]] = {}
     requires: dict[tuple[str, str], str | None] = {}
@@ -156,7 +155,7 @@ def lock_universal(env_file: Path | str, store: Any, index: IndexConfig | IndexO
         for env in declared:
             target = env.target()
             try:
-                picked = resolve(spec, target, client, preferred, ph)
+                picked = resolve(spec, target, client, preferred, ph, prerelease=prerelease)
             except ResolutionError as e:
                 raise UniversalLockError(f"for {env.label}: {e}", e.hint) from None
             for c in picked:

@@ -16,13 +16,15 @@ from packaging.utils import canonicalize_name
 from envstore.spec import conda
 from envstore.spec.errors import CondaOnlyPackageError, Group, SpecError, combine
 from envstore.spec.matchspec import CondaSpec, MatchSpecError, parse_match_spec
-from envstore.spec.model import LINK_MODES, EnvSpec, IndexSettings, SpecRequirement
+from envstore.spec.model import (LINK_MODES, PRERELEASE_POLICIES, UNIVERSAL_PLATFORMS, EnvSpec, IndexSettings,
+                                 SpecRequirement)
 from envstore.spec.requirements_txt import parse_requirements_file
 from envstore.spec.sources import SourceFormError, is_local, is_vcs, source_requirement
 from envstore.spec.yamlload import Key, Located, load_located
 
 TOP_KEYS = ("name", "channels", "dependencies", "envstore", "prefix", "variables")
-ENVSTORE_KEYS = ("index-url", "extra-index-urls", "find-links", "no-index", "link-mode", "packages-from")
+ENVSTORE_KEYS = ("index-url", "extra-index-urls", "find-links", "no-index", "link-mode", "packages-from",
+                 "platforms", "python", "prerelease")
 _WHEEL_URL = re.compile(r"^(?:https?|file)://\S+/(?P<file>[^/\s]+\.whl)(?:#\S*)?$")
 
 
@@ -44,14 +46,16 @@ def parse_env_file(path: Path, text: str | None = None) -> EnvSpec:
     channels = tuple(c for c in (_collect(problems, _string, doc, ("channels", i), item)
                                  for i, item in enumerate(channel_items)) if c is not None)
     settings, link_mode = _collect(problems, _envstore_section, doc, data.get("envstore")) or (IndexSettings(), None)
+    platforms, pythons, prerelease = _collect(problems, _declared, doc, data.get("envstore")) or ((), (), None)
     only_binary: set[str] = set()
+    no_binary: set[str] = set()
     python: str | None = None
     python_spec = SpecifierSet()
     reqs: list[SpecRequirement] = []
     for i, item in enumerate(_collect(problems, _list, doc, ("dependencies",), data.get("dependencies")) or []):
         key = ("dependencies", i)
         if isinstance(item, dict):
-            settings = _pip_section(doc, key, item, settings, reqs, problems, only_binary)
+            settings = _pip_section(doc, key, item, settings, reqs, problems, only_binary, no_binary)
             continue
         try:
             dep = _conda_dependency(doc, key, _string(doc, key, item))
@@ -66,7 +70,7 @@ def parse_env_file(path: Path, text: str | None = None) -> EnvSpec:
         raise combine(problems, path)
     return EnvSpec(path=path, name=name or path.parent.name or "env", python=python, python_specifier=python_spec,
                    requirements=tuple(reqs), index=settings, link_mode=link_mode, channels=channels,
-                   only_binary=frozenset(only_binary))
+                   only_binary=frozenset(only_binary), no_binary=frozenset(no_binary), platforms=platforms, pythons=pythons, prerelease=prerelease)
 
 
 T = TypeVar("T")
@@ -135,14 +139,16 @@ def _specifier_or_none(spec: CondaSpec) -> str:
 
 def _pip_section(doc: Located, key: Key, item: dict[Any, Any], settings: IndexSettings,
                  reqs: list[SpecRequirement], problems: list[SpecError],
-                 only_binary: set[str] | None = None) -> IndexSettings:
+                 only_binary: set[str] | None = None, no_binary: set[str] | None = None) -> IndexSettings:
     _collect(problems, _check_keys, doc, key, item, ("pip",))
     for j, pip_item in enumerate(_collect(problems, _list, doc, key + ("pip",), item.get("pip")) or []):
         pkey = key + ("pip", j)
         try:
             text = _string(doc, pkey, pip_item).strip()
             if text.startswith("--only-binary") and only_binary is not None:
-                only_binary.update(_only_binary(text))
+                only_binary.update(_binary_names(text, "--only-binary"))
+            elif text.startswith("--no-binary") and no_binary is not None:
+                no_binary.update(_binary_names(text, "--no-binary"))
             elif text.startswith("-"):
                 settings = _pip_option(doc, pkey, text, settings, reqs, doc.path)
             else:
@@ -152,9 +158,9 @@ def _pip_section(doc: Located, key: Key, item: dict[Any, Any], settings: IndexSe
     return settings
 
 
-def _only_binary(text: str) -> set[str]:
-    """`--only-binary :all:` / `--only-binary=a,b` as pip spells it: names never built from source."""
-    value = text[len("--only-binary"):].lstrip(" =")
+def _binary_names(text: str, option: str) -> set[str]:
+    """`--only-binary :all:` / `--no-binary=a,b` as pip spells them: the names the option covers."""
+    value = text[len(option):].lstrip(" =")
     return {v if v == ":all:" else canonicalize_name(v) for v in value.split(",") if v.strip()}
 
 
@@ -240,7 +246,8 @@ def _pip_option(doc: Located, key: Key, text: str, settings: IndexSettings,
         reqs.append(_pip_requirement(doc, key, value, editable=True))
         return settings
     raise doc.error(key, f"pip option {opt!r} is not supported here",
-                    "supported: -r FILE, -e DIR, --index-url, --extra-index-url, --find-links, --only-binary")
+                    "supported: -r FILE, -e DIR, --index-url, --extra-index-url, --find-links, --only-binary, "
+                    "--no-binary")
 
 
 def _envstore_section(doc: Located, value: Any) -> tuple[IndexSettings, str | None]:
@@ -271,3 +278,41 @@ def _envstore_section(doc: Located, value: Any) -> tuple[IndexSettings, str | No
     if not isinstance(no_index, bool):
         raise doc.error(k + ("no-index",), "expected true or false")
     return IndexSettings(index_url, urls("extra-index-urls"), urls("find-links"), no_index), link_mode
+
+
+def _declared(doc: Located, value: Any) -> tuple[tuple[str, ...], tuple[str, ...], str | None]:
+    """`platforms:`, `python:` (the environments of a universal lock) and `prerelease:`."""
+    if not isinstance(value, dict):
+        return (), (), None
+    k = ("envstore",)
+
+    def names(field: str, check: Callable[[Key, Any], str]) -> tuple[str, ...]:
+        v = value.get(field)
+        if v is None:
+            return ()
+        items = [v] if isinstance(v, (str, int, float)) else _list(doc, k + (field,), v)
+        return tuple(dict.fromkeys(check(k + (field, i), item) for i, item in enumerate(items)))
+
+    def platform(key: Key, item: Any) -> str:
+        text = _string(doc, key, item)
+        if text not in UNIVERSAL_PLATFORMS:
+            close = difflib.get_close_matches(text, UNIVERSAL_PLATFORMS, n=1)
+            raise doc.error(key, f"unknown platform {text!r}",
+                            f"did you mean `{close[0]}`?" if close else f"one of: {', '.join(UNIVERSAL_PLATFORMS)}")
+        return text
+
+    def python(key: Key, item: Any) -> str:
+        if isinstance(item, float):  # YAML reads 3.10 as 3.1: never guess which was meant
+            raise doc.error(key, f"python {item!r} is a number here", f"quote it: '{item}' (YAML reads 3.10 as 3.1)")
+        text = _string(doc, key, item)
+        if not re.fullmatch(r"3\.\d+", text):
+            raise doc.error(key, f"expected a python version as X.Y, got {text!r}", "for example '3.12'")
+        return text
+
+    prerelease = None
+    if "prerelease" in value:
+        prerelease = _string(doc, k + ("prerelease",), value["prerelease"])
+        if prerelease not in PRERELEASE_POLICIES:
+            raise doc.error(k + ("prerelease",), f"unknown prerelease policy {prerelease!r}",
+                            f"one of: {', '.join(PRERELEASE_POLICIES)}")
+    return names("platforms", platform), names("python", python), prerelease

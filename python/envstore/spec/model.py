@@ -13,6 +13,10 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 
 LINK_MODES = ("hardlink", "reflink", "copy")
+# uv's names for which pre-releases a resolution may pick (resolve/prerelease.py).
+PRERELEASE_POLICIES = ("if-necessary-or-explicit", "allow", "if-necessary", "explicit", "disallow")
+# The platforms a universal lock can declare (issue 17; resolve/universal.py has their tags).
+UNIVERSAL_PLATFORMS = ("linux-x86_64", "linux-aarch64", "macos-x86_64", "macos-arm64", "windows-x86_64")
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,18 @@ class EnvSpec:
     channels: tuple[str, ...] = ()
     # pip's --only-binary: normalized names, or ":all:"; those are never built from source.
     only_binary: frozenset[str] = frozenset()
+    # pip's --no-binary: normalized names, or ":all:"; those are always built from their sdist
+    # (a name given to one of the two options wins over the other's ":all:", as in pip).
+    no_binary: frozenset[str] = frozenset()
+    # `envstore: {platforms: [...], python: [...]}`: the environments a universal lock covers;
+    # either one set makes `store lock` write a universal lock (issue 17).
+    platforms: tuple[str, ...] = ()
+    pythons: tuple[str, ...] = ()
+    prerelease: str | None = None  # `envstore: {prerelease: ...}`, one of PRERELEASE_POLICIES
+
+    @property
+    def universal(self) -> bool:
+        return bool(self.platforms or self.pythons)
 
     def canonical(self) -> dict[str, object]:
         """The content that matters for resolution, in a stable order: formatting, comments
@@ -91,6 +107,10 @@ class EnvSpec:
             "hashes": {k: sorted(v) for k, v in sorted(self.hashes.items())},
             # only when set, so locks made before the option existed stay current
             **({"only-binary": sorted(self.only_binary)} if self.only_binary else {}),
+            **({"no-binary": sorted(self.no_binary)} if self.no_binary else {}),
+            **({"platforms": list(self.platforms)} if self.platforms else {}),
+            **({"pythons": list(self.pythons)} if self.pythons else {}),
+            **({"prerelease": self.prerelease} if self.prerelease else {}),
         }
 
     def spec_hash(self) -> str:

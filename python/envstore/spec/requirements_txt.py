@@ -33,6 +33,7 @@ def parse_requirements_file(path: Path, _seen: frozenset[Path] = frozenset()) ->
     find_links: list[str] = []
     no_index = False
     only_binary: set[str] = set()
+    no_binary: set[str] = set()
     for lineno, line in _logical_lines(text):
         try:
             words = shlex.split(line, posix=True)
@@ -65,6 +66,7 @@ def parse_requirements_file(path: Path, _seen: frozenset[Path] = frozenset()) ->
             find_links.extend(sub.index.find_links)
             no_index = no_index or sub.index.no_index
             only_binary.update(sub.only_binary)
+            no_binary.update(sub.no_binary)
         elif opt in ("-i", "--index-url"):
             index_url = _need(opt, arg, path, lineno)
         elif opt == "--extra-index-url":
@@ -73,9 +75,9 @@ def parse_requirements_file(path: Path, _seen: frozenset[Path] = frozenset()) ->
             find_links.append(_need(opt, arg, path, lineno))
         elif opt == "--no-index":
             no_index = True
-        elif opt == "--only-binary":
-            only_binary.update(v if v == ":all:" else canonicalize_name(v)
-                               for v in _need(opt, arg, path, lineno).split(",") if v.strip())
+        elif opt in ("--only-binary", "--no-binary"):
+            (only_binary if opt == "--only-binary" else no_binary).update(
+                v if v == ":all:" else canonicalize_name(v) for v in _need(opt, arg, path, lineno).split(",") if v.strip())
         elif opt in ("--prefer-binary", "--pre", "--require-hashes"):
             pass  # already how envstore behaves (wheels first, hashes always checked)
         elif opt in ("-e", "--editable"):
@@ -83,11 +85,12 @@ def parse_requirements_file(path: Path, _seen: frozenset[Path] = frozenset()) ->
         else:
             raise SpecError(f"option {opt} is not supported", path, lineno,
                             hint="supported: -r, -c, -e, --index-url, --extra-index-url, --find-links, --no-index, "
-                                 "--only-binary, --hash")
+                                 "--only-binary, --no-binary, --hash")
     return EnvSpec(
         path=path, name=path.parent.resolve().name or "env", requirements=tuple(reqs),
         constraints=tuple(cons), index=IndexSettings(index_url, tuple(extra), tuple(find_links), no_index),
         hashes={k: frozenset(v) for k, v in hashes.items()}, only_binary=frozenset(only_binary),
+        no_binary=frozenset(no_binary),
     )
 
 
