@@ -57,6 +57,10 @@ class Provider(AbstractProvider):
         self.hashes = dict(hashes or {})
         self.preferred = dict(preferred or {})
         self.depth: dict[str, int] = {}
+        # Per project, what its file list parses to, with the list it came from: find_matches runs
+        # several times per name in one resolution, and parsing thousands of filenames each time
+        # was most of a warm lock's time (the cProfile in the session-6 note).
+        self._parsed: dict[str, tuple[object, dict[Version, ProjectFile], list[tuple[Version, ProjectFile]]]] = {}
         # Why find_matches came back empty, per identifier, for the error message.
         self.why_empty: dict[str, Empty] = {}
 
@@ -94,14 +98,13 @@ class Provider(AbstractProvider):
         if urls:
             return self._direct(identifier, name, extras, urls, reqs, bad)
         files = self.client.project_files(name)
-        by_version = self._usable_by_version(name, files)
+        by_version, sdists = self._parse_files(name, files)
         spec = SpecifierSet()
         for r in reqs:
             spec &= r.specifier
         if name in self.constraints:
             spec &= self.constraints[name]
-        sdist_versions = {v for v in (sdist_version(pf, name) for pf in files) if v is not None} \
-            if self._may_build(name) else set()
+        sdist_versions = {v for v, _ in sdists} if self._may_build(name) else set()
         # decided over every version, wheel or sdist: "no final release satisfies" is about the project
         admitted = set(allowed_versions(sorted(set(by_version) | sdist_versions), spec, self.prerelease,
                                         name in self.explicit))
@@ -115,7 +118,7 @@ class Provider(AbstractProvider):
             if pf.yanked is not None and not pins:
                 continue  # PEP 592: a yanked file only for a requirement that pins it exactly
             out.append(Candidate(name, version, pf, extras))
-        out.extend(self._sdists(name, files, admitted, set(by_version) | bad, extras))
+        out.extend(self._sdists(name, sdists, admitted, set(by_version) | bad, extras))
         pref = self.preferred.get(name)
         if pref is not None:
             out.sort(key=lambda c: c.version != pref)  # stable: the rest stays newest-first
@@ -180,17 +183,27 @@ class Provider(AbstractProvider):
         covered = name in self.no_binary or (":all:" in self.no_binary and name not in self.only_binary)
         return covered and self._may_build(name)
 
-    def _sdists(self, name: str, files: Iterable[ProjectFile], admitted: set[Version], skip: set[Version],
-                extras: frozenset[str]) -> list[Candidate]:
+    def _parse_files(self, name: str, files: Sequence[ProjectFile]
+                     ) -> tuple[dict[Version, ProjectFile], list[tuple[Version, ProjectFile]]]:
+        """The best wheel per version and every (version, sdist), parsed once per file list."""
+        memo = self._parsed.get(name)
+        if memo is not None and memo[0] is files:
+            return memo[1], memo[2]
+        by_version = self._usable_by_version(name, files)
+        sdists = [(v, pf) for pf in files if (v := sdist_version(pf, name)) is not None]
+        self._parsed[name] = (files, by_version, sdists)
+        return by_version, sdists
+
+    def _sdists(self, name: str, sdists: Iterable[tuple[Version, ProjectFile]], admitted: set[Version],
+                skip: set[Version], extras: frozenset[str]) -> list[Candidate]:
         """Source distributions of the versions no wheel fits, newest first, after every wheel
         candidate: a wheel is always preferred (issue 16); none under --only-binary."""
         if not self._may_build(name):
             return []
         allowed_hashes = self.hashes.get(name)
         found: dict[Version, ProjectFile] = {}
-        for pf in files:
-            v = sdist_version(pf, name)
-            if v is None or v in skip or v in found or pf.yanked is not None or v not in admitted:
+        for v, pf in sdists:
+            if v in skip or v in found or pf.yanked is not None or v not in admitted:
                 continue
             if allowed_hashes is not None and pf.sha256 not in allowed_hashes:
                 continue
