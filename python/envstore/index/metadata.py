@@ -36,7 +36,19 @@ class CoreMetadata:
 
 def parse_metadata(data: bytes, source: str) -> CoreMetadata:
     """`source` is the wheel's filename (or URL), named when a line cannot be read. Requires-Dist
-    lines in the legacy forms old wheels carry are repaired as pip < 24.1 and uv read them."""
+    lines in the legacy forms old wheels carry are repaired as pip < 24.1 and uv read them.
+    Memoised by content: a version's wheels for each platform and python carry the same
+    METADATA, and a universal lock reads it once per environment."""
+    hit = _parsed.get(data)
+    if hit is None:
+        hit = _parsed[data] = _parse_metadata(data, source)
+    return hit
+
+
+_parsed: dict[bytes, CoreMetadata] = {}
+
+
+def _parse_metadata(data: bytes, source: str) -> CoreMetadata:
     msg = HeaderParser().parsestr(data.decode("utf-8", "replace"))
     reqs = []
     for line in msg.get_all("Requires-Dist") or []:

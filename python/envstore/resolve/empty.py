@@ -141,8 +141,17 @@ def _pick_sdist(sdists: Iterable[Version], spec: SpecifierSet) -> Version | None
 
 
 def python_allows(rp: str, target: TargetPython) -> bool:
-    """Whether a file's Requires-Python admits the target (an unreadable one does not exclude it)."""
-    try:
-        return lenient_specifier(rp).contains(target.version_obj, prereleases=True)
-    except InvalidSpecifier:
-        return True
+    """Whether a file's Requires-Python admits the target (an unreadable one does not exclude it).
+    Memoised: a project's files repeat a handful of values thousands of times."""
+    key = (rp, target.version)
+    hit = _allows.get(key)
+    if hit is None:
+        try:
+            hit = lenient_specifier(rp).contains(target.version_obj, prereleases=True)
+        except InvalidSpecifier:
+            hit = True
+        _allows[key] = hit
+    return hit
+
+
+_allows: dict[tuple[str, str], bool] = {}

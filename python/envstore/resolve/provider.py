@@ -18,11 +18,14 @@ from envstore.index.lenient import lenient_specifier
 from envstore.index.metadata import CoreMetadata
 from envstore.index.simple import ProjectFile
 from envstore.resolve.empty import ONLY_BINARY, WHEELS_ONLY, Builds, Empty, explain_empty, python_allows
-from envstore.resolve.files import SDIST_SUFFIXES, parse_wheel, sdist_version
+from envstore.resolve.files import SDIST_SUFFIXES, ProjectTable, parse_wheel, project_table, sdist_version
 from envstore.resolve.prerelease import allowed_versions
-from envstore.resolve.files import parse_wheel as _parse
 from envstore.resolve.model import PYTHON, Candidate, Req
 from envstore.resolve.target import TargetPython
+
+
+# A project's files for one target: best wheel per version, (version, sdist)s, candidate versions
+_Parsed = tuple[dict[Version, ProjectFile], Sequence[tuple[Version, ProjectFile]], list[Version]]
 
 
 class SdistMetadata(Protocol):
@@ -60,7 +63,7 @@ class Provider(AbstractProvider):
         # Per project, what its file list parses to, with the list it came from: find_matches runs
         # several times per name in one resolution, and parsing thousands of filenames each time
         # was most of a warm lock's time (the cProfile in the session-6 note).
-        self._parsed: dict[str, tuple[object, dict[Version, ProjectFile], list[tuple[Version, ProjectFile]]]] = {}
+        self._parsed: dict[str, tuple[object, _Parsed]] = {}
         # Why find_matches came back empty, per identifier, for the error message.
         self.why_empty: dict[str, Empty] = {}
 
@@ -98,27 +101,25 @@ class Provider(AbstractProvider):
         if urls:
             return self._direct(identifier, name, extras, urls, reqs, bad)
         files = self.client.project_files(name)
-        by_version, sdists = self._parse_files(name, files)
+        by_version, sdists, versions = self._parse_files(name, files)
         spec = SpecifierSet()
         for r in reqs:
             spec &= r.specifier
         if name in self.constraints:
             spec &= self.constraints[name]
-        sdist_versions = {v for v, _ in sdists} if self._may_build(name) else set()
         # decided over every version, wheel or sdist: "no final release satisfies" is about the project
-        admitted = set(allowed_versions(sorted(set(by_version) | sdist_versions), spec, self.prerelease,
-                                        name in self.explicit))
-        allowed = admitted & set(by_version)
+        admitted = allowed_versions(versions, spec, self.prerelease, name in self.explicit)
         pins = [r for r in reqs if r.pinned]
         out: list[Candidate] = []
-        for version in sorted(allowed, reverse=True):
-            if version in bad:
+        for version in reversed(admitted):
+            pf = by_version.get(version)
+            if pf is None or version in bad:
                 continue
-            pf = by_version[version]
             if pf.yanked is not None and not pins:
                 continue  # PEP 592: a yanked file only for a requirement that pins it exactly
             out.append(Candidate(name, version, pf, extras))
-        out.extend(self._sdists(name, sdists, admitted, set(by_version) | bad, extras))
+        if len(out) < len(admitted):
+            out.extend(self._sdists(name, sdists, set(admitted), by_version.keys() | bad, extras))
         pref = self.preferred.get(name)
         if pref is not None:
             out.sort(key=lambda c: c.version != pref)  # stable: the rest stays newest-first
@@ -184,15 +185,19 @@ class Provider(AbstractProvider):
         return covered and self._may_build(name)
 
     def _parse_files(self, name: str, files: Sequence[ProjectFile]
-                     ) -> tuple[dict[Version, ProjectFile], list[tuple[Version, ProjectFile]]]:
-        """The best wheel per version and every (version, sdist), parsed once per file list."""
+                     ) -> _Parsed:
+        """The best wheel per version, every (version, sdist), and every version a candidate could
+        have (oldest first): worked out once per file list, since find_matches asks for the same
+        project many times in a resolution."""
         memo = self._parsed.get(name)
         if memo is not None and memo[0] is files:
-            return memo[1], memo[2]
-        by_version = self._usable_by_version(name, files)
-        sdists = [(v, pf) for pf in files if (v := sdist_version(pf, name)) is not None]
-        self._parsed[name] = (files, by_version, sdists)
-        return by_version, sdists
+            return memo[1]
+        table = project_table(name, files)
+        by_version = self._usable_by_version(name, table)
+        buildable = {v for v, _ in table.sdists} if self._may_build(name) else set()
+        result = (by_version, table.sdists, sorted(by_version.keys() | buildable))
+        self._parsed[name] = (files, result)
+        return result
 
     def _sdists(self, name: str, sdists: Iterable[tuple[Version, ProjectFile]], admitted: set[Version],
                 skip: set[Version], extras: frozenset[str]) -> list[Candidate]:
@@ -212,28 +217,25 @@ class Provider(AbstractProvider):
             found[v] = pf
         return [Candidate(name, v, found[v], extras) for v in sorted(found, reverse=True)]
 
-    def _usable_by_version(self, name: str, files: Iterable[ProjectFile]) -> dict[Version, ProjectFile]:
+    def _usable_by_version(self, name: str, table: ProjectTable) -> dict[Version, ProjectFile]:
         """Per version, the best wheel for the target (tag rank, non-yanked first); versions
         whose files all fail requires-python or the tags are left out; none under --no-binary."""
-        best: dict[Version, tuple[tuple[int, int], ProjectFile]] = {}
+        best: dict[Version, tuple[tuple[bool, int], ProjectFile]] = {}
         if self._built_only(name):
             return {}
         allowed_hashes = self.hashes.get(name)
-        for pf in files:
-            parsed = _parse(pf)
-            if parsed is None or parsed[0] != name:
-                continue
-            version, tags = parsed[1], parsed[2]
+        for tags, files in table.wheels.items():
             rank = min((self.tag_rank[t] for t in tags if t in self.tag_rank), default=None)
             if rank is None:
                 continue
-            if pf.requires_python and not python_allows(pf.requires_python, self.target):
-                continue
-            if allowed_hashes is not None and pf.sha256 not in allowed_hashes:
-                continue
-            key = (pf.yanked is not None, rank)
-            if version not in best or key < best[version][0]:
-                best[version] = (key, pf)
+            for version, pf in files:
+                if pf.requires_python and not python_allows(pf.requires_python, self.target):
+                    continue
+                if allowed_hashes is not None and pf.sha256 not in allowed_hashes:
+                    continue
+                key = (pf.yanked is not None, rank)
+                if version not in best or key < best[version][0]:
+                    best[version] = (key, pf)
         return {v: pf for v, (_, pf) in best.items()}
 
     def _direct(self, identifier: str, name: str, extras: frozenset[str], urls: set[str],
@@ -246,7 +248,7 @@ class Provider(AbstractProvider):
             return self._direct_tree(identifier, name, extras, url, bad)
         base, _, fragment = url.partition("#")
         filename = base.rsplit("/", 1)[-1]
-        parsed = _parse(ProjectFile(filename, base))
+        parsed = parse_wheel(ProjectFile(filename, base))
         if parsed is None:
             return self._direct_sdist(identifier, name, extras, base, filename, fragment, reqs, bad)
         hashes = dict([fragment.split("=", 1)]) if "=" in fragment else {}
