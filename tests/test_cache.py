@@ -423,6 +423,42 @@ def test_two_pushers_at_once_leave_a_consistent_cache(pushed: Pushed, seeded: Pa
     assert Path(proc.stdout.strip()).name == pushed.store_path
 
 
+def test_cache_gc_while_a_push_runs_keeps_what_the_push_wrote(pushed: Pushed, seeded: Path) -> None:
+    """RELIABILITY row 59: a push paused after its objects and before its record (the moment
+    nothing yet names them), a `store cache gc` keeping no root at all, then the push goes on:
+    the grace period kept every object, so the record it publishes names only what is there."""
+    cache = pushed.base / "cache-gc-race"
+    remove_store(cache)
+    gate = pushed.base / "gc-race-gate"
+    remove_store(gate)
+    gate.mkdir()
+    roots = pushed.base / "no-roots"
+    roots.write_text("")
+    with pushed.a_in_place() as root:
+        push = subprocess.Popen([STORE_BIN, "--store", str(root), "push", str(pushed.env_file), "--to", cache.as_uri(),
+                                 "--no-interpreter"],
+                                env={**pushed.home_env, "_ENVSTORE_TEST_PAUSE_AT": f"push.before_record:{gate}"},
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 120
+            while not (gate / "paused").exists():
+                assert push.poll() is None, push.communicate()
+                assert time.monotonic() < deadline, "the push never reached its record"
+                time.sleep(0.05)
+            objects = sorted(p for p in cache.rglob("*") if p.is_file())
+            assert any("blobs" in str(p) or "packs" in str(p) for p in objects)
+            gc = ok(run("cache", "gc", cache.as_uri(), "--keep-roots", str(roots), env=pushed.home_env))
+            assert "removed 0 records and 0 objects" in gc.stderr, gc.stderr
+            assert sorted(p for p in cache.rglob("*") if p.is_file()) == objects
+        finally:
+            (gate / "release").touch()
+            _out, err = push.communicate(timeout=180)
+        assert push.returncode == 0, err
+    ok(run("cache", "verify", cache.as_uri(), "--trusted-key", pushed.public_key, env=pushed.home_env))
+    proc = ok(pushed.realize_b(seeded, cache=cache))
+    assert Path(proc.stdout.strip()).name == pushed.store_path
+
+
 def test_cache_verify_names_what_is_damaged(pushed: Pushed) -> None:
     cache = pushed.copy_cache("cache-verify")
     ok(run("cache", "verify", cache.as_uri(), "--trusted-key", pushed.public_key, env=pushed.home_env))

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from envstore import settings
 from envstore.cache import objects
 from envstore.cache.keys import SecretKey, default_secret_key_path
 from envstore.cache.record import RECORD_FORMAT, Record
@@ -70,6 +71,7 @@ def push(targets: list[Path], store_root: Path | None, url: str, sign_key: Path 
                 wrote = _push_interpreter(remote, store, root, interp, key, moved) if with_interpreter else False
                 wrote = _push_wheels(remote, store, record, moved, key, have_wheels) > 0 or wrote
                 if moved.blobs or moved.manifests or wrote or remote.get(objects.record_key(dest.name)) != record.dumps():
+                    settings.test_hook("push.before_record")  # RELIABILITY row 59: a cache gc may run here
                     remote.put(objects.record_key(dest.name), record.dumps())  # last: it names all the above
                     report.records.append(dest.name)
                 else:

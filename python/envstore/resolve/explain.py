@@ -15,6 +15,10 @@ class ResolutionError(EnvstoreError):
     code = "resolve"
 
 
+class ResolutionGaveUp(ResolutionError):
+    """Too many backtracking rounds: another interpreter would search the same space again."""
+
+
 def chain(req: Req, chains: dict[str, Req]) -> str:
     """`env.yml:4 asks for fastapi` → `fastapi 0.110 requires starlette<0.37`, built from the
     first requirement that brought each name in."""

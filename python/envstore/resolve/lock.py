@@ -19,7 +19,7 @@ from envstore.interpreters.choose import matching_minors
 from envstore.interpreters.model import InterpreterError
 from envstore.lockfile import Lock, LockedPackage, LockedSdist, LockedTree, LockedWheel, file_hash, lock_path_for, read_lock, write_lock
 from envstore.progress import Phase, Row, phase, plural, silent
-from envstore.resolve.explain import ResolutionError, explain_impossible
+from envstore.resolve.explain import ResolutionError, ResolutionGaveUp, explain_impossible
 from envstore.resolve.installed import InstalledFirst, without_installed
 from envstore.resolve.prerelease import explicit_names
 from envstore.resolve.model import PYTHON, Candidate, Req
@@ -96,7 +96,7 @@ def resolve(spec: EnvSpec, target: TargetPython, client: IndexClient,
     except ResolutionImpossible as e:
         raise explain_impossible(list(e.causes), reporter.first, provider.why_empty, target) from None
     except ResolutionTooDeep:
-        raise ResolutionError("resolution gave up after too many backtracking rounds",
+        raise ResolutionGaveUp("resolution gave up after too many backtracking rounds",
                               "pin some versions in the env file to narrow the search") from None
     picked = [c for c in result.mapping.values() if c.name != PYTHON and not c.extras]
     if installed:
@@ -187,7 +187,7 @@ def lock_env(env_file: Path | str, store: Any, index: IndexConfig | IndexOptions
         try:
             picked = attempt(target)
         except ResolutionError as first:
-            if not chosen_by_us:
+            if not chosen_by_us or isinstance(first, ResolutionGaveUp):
                 raise
             picked, target = _older_python(store, spec.python, target, attempt, first, progress)
         lock = build_lock(spec, target, client, picked, ph)
