@@ -318,3 +318,27 @@ def test_explicit_list_without_sha256_is_refused(store_root: Path, tmp_path: Pat
     proc = realize(listed, store_root, dict(os.environ, CONDARC=str(tmp_path / "none")))
     assert proc.returncode == 1, proc.stderr
     assert "has no sha256" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_offline_takes_the_store_and_names_what_it_lacks(conda_channel, conda_alias_url, store_root: Path,
+                                                         tmp_path: Path) -> None:
+    """--offline on the conda route downloads nothing: no lock yet is one message (solving needs
+    the served channel's repodata); a lock whose packages this store lacks names them; a store
+    that has them realizes without the network."""
+    env = conda_env(tmp_path, conda_alias_url)
+    env_file = write_env(tmp_path / "proj", demotool())
+    unsolved = realize(env_file, store_root, env, "--offline")
+    assert unsolved.returncode == 1 and "Traceback" not in unsolved.stderr
+    assert "--offline was given" in unsolved.stderr and conda_alias_url in unsolved.stderr, unsolved.stderr
+    assert prefixes(store_root) == [] and not (env_file.parent / "pylock.toml").exists()
+
+    prefix, _ = realized(env_file, store_root, env)
+    other = tmp_path / "other-store"
+    lacking = realize(env_file, other, env, "--offline")
+    assert lacking.returncode == 1 and "Traceback" not in lacking.stderr
+    assert "--offline: 2 conda packages not in the store (demotool 1.0.0, libdemo" in lacking.stderr, lacking.stderr
+    assert prefixes(other) == []
+
+    shutil.rmtree(env_file.parent / ".envstore", ignore_errors=True)  # no fast path: the lock is read
+    again = realize(env_file, store_root, env, "--offline")
+    assert again.returncode == 0 and again.stdout.strip() == str(prefix), again.stderr

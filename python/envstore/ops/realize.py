@@ -154,7 +154,8 @@ def realize(env_file: Path, store_root: Path | None, options: RealizeOptions, in
 
         return realize_conda(env_file, store, options.frozen, options.out_link, info, conda_reason,
                              options.lock_timeout, index=options.index,
-                             wheels=(_ensure_artifacts, lock_identity))  # the pip half's, shared with this route
+                             wheels=(_ensure_artifacts, lock_identity),  # the pip half's, shared with this route
+                             offline=options.offline)
     lock = obtain_lock(env_file, store, options, info, refusal=read_only)
     wanted_interpreter = lock.interpreter.get("manifest-id")
     if options.substituters is not None and wanted_interpreter and read_only is None:

@@ -163,7 +163,7 @@ def lock_pip_half(env: CondaEnv, records: list[CondaRecord], root: Path, index: 
 
 
 def obtain_records(env_file: Path, env: CondaEnv, root: Path, frozen: bool, info: Info,
-                   index: Any = None) -> tuple[list[CondaRecord], Lock | None]:
+                   index: Any = None, offline: bool = False) -> tuple[list[CondaRecord], Lock | None]:
     config = load_config()
     base = env_file.parent
     channels = channel_urls(env.channels, config, base)
@@ -176,6 +176,11 @@ def obtain_records(env_file: Path, env: CondaEnv, root: Path, frozen: bool, info
     if frozen:
         why = "does not exist" if locked is None else "is stale (the env file or its channels changed)"
         raise LockfileError(f"the lockfile {why} but --frozen was given", lock_path, "run `store realize` first")
+    remote = [c for c in channels if not c.startswith("file:")]
+    if offline and remote:
+        why = "does not exist" if locked is None else "is stale (the env file or its channels changed)"
+        raise LockfileError(f"the lockfile {why}, and solving it needs the repodata of {', '.join(remote)}, "
+                            "but --offline was given", lock_path, "run `store realize` once online")
     # lazy: rattler's solver loads only when a conda lock must be made
     from envstore.conda.solve import solve
 
@@ -189,9 +194,10 @@ def obtain_records(env_file: Path, env: CondaEnv, root: Path, frozen: bool, info
 
 def realize_conda(env_file: Path, store: Any, frozen: bool, out_link: bool, info: Info,
                   reason: str, lock_timeout: float | None = None, index: Any = None,
-                  wheels: tuple[Callable, Callable] | None = None) -> Path:
+                  wheels: tuple[Callable, Callable] | None = None, offline: bool = False) -> Path:
     """`wheels`: the wheel route's (ensure_artifacts, lock_identity), passed in by ops.realize
-    (which imports this module) for the `- pip:` half."""
+    (which imports this module) for the `- pip:` half. `offline`: nothing is downloaded; what
+    the store lacks is one error naming it."""
     info(f"conda route: {reason}")
     root = Path(store.root)
     if is_explicit(env_file):  # exact URLs and hashes already: nothing to solve, nothing to lock
@@ -200,7 +206,7 @@ def realize_conda(env_file: Path, store: Any, frozen: bool, out_link: bool, info
         pip = None
     else:
         env = parse_conda_env(env_file)
-        records, pip = obtain_records(env_file, env, root, frozen, info, index)
+        records, pip = obtain_records(env_file, env, root, frozen, info, index, offline)
     if pip is not None and wheels is None:
         raise CondaRealizeError(f"{env_file.name}: the `- pip:` half needs the wheel route's installer")
     ensure_wheels, lock_identity = wheels or (None, None)
@@ -208,7 +214,8 @@ def realize_conda(env_file: Path, store: Any, frozen: bool, out_link: bool, info
     with StoreSession(root, "shared", store=store, timeout=lock_timeout,
                       on_wait=lambda: info("waiting for the store lock (a gc is running) ...")) as session:
         db = session.db
-        ensure_prefix(db, root, dest, lambda: _build(store, db, root, dest, env, records, info, pip, ensure_wheels))
+        ensure_prefix(db, root, dest, lambda: _build(store, db, root, dest, env, records, info, pip, ensure_wheels,
+                                                     offline))
         link = add_out_link(db, env_file, env.name, dest, info) if out_link else None
     if link is not None and not is_explicit(env_file):  # the fast path answers next time, as for wheels
         remember(env_file, lock_path_for(env_file), dest, link)
@@ -217,12 +224,12 @@ def realize_conda(env_file: Path, store: Any, frozen: bool, out_link: bool, info
 
 
 def _build(store, db: StoreDB, root: Path, dest: Path, env: CondaEnv, records: list[CondaRecord],
-           info: Info, pip: Lock | None = None, ensure_wheels: Callable | None = None) -> None:
+           info: Info, pip: Lock | None = None, ensure_wheels: Callable | None = None, offline: bool = False) -> None:
     tmp = layout.tmp_dir(root) / f"realize-{os.getpid()}-{dest.name[:12]}"
     tmp.mkdir(parents=True, exist_ok=True)
     try:
-        packages = _ensure_packages(store, db, records, tmp, info)
-        wheels = ensure_wheels(store, db, pip, tmp, info, False) if pip is not None and ensure_wheels else []
+        packages = _ensure_packages(store, db, records, tmp, info, offline)
+        wheels = ensure_wheels(store, db, pip, tmp, info, offline) if pip is not None and ensure_wheels else []
         settings.test_hook("conda.after_ingest")
         with phase(info, f"building {dest.name} ({plural(len(packages), 'conda package')})") as ph:
             try:
@@ -245,7 +252,7 @@ def _build(store, db: StoreDB, root: Path, dest: Path, env: CondaEnv, records: l
 
 
 def _ensure_packages(store, db: StoreDB, records: list[CondaRecord], tmp: Path,
-                     info: Info) -> list[placing.IngestedConda]:
+                     info: Info, offline: bool = False) -> list[placing.IngestedConda]:
     known = set(store.manifest_ids())
     have: dict[str, placing.IngestedConda] = {}
     missing = []
@@ -255,6 +262,11 @@ def _ensure_packages(store, db: StoreDB, records: list[CondaRecord], tmp: Path,
             have[r.sha256] = placing.IngestedConda.load(store, r, row.manifest_id)
         else:
             missing.append(r)
+    downloads = [r for r in missing if not r.url.startswith("file:")]
+    if offline and downloads:
+        names = ", ".join(f"{r.name} {r.version}" for r in downloads[:5]) + (" ..." if len(downloads) > 5 else "")
+        raise CondaRealizeError(f"--offline: {plural(len(downloads), 'conda package')} not in the store ({names})",
+                                "run `store realize` once online")
     if missing:
         # lazy: the HTTP stack only when something is missing
         from envstore.conda.fetch import fetch_packages
