@@ -27,8 +27,13 @@ def test_wheel_from_clean_clone_ships_working_shims(tmp_path: Path) -> None:
         pytest.skip("needs a pyenv CPython for the environment")
     src = tmp_path / "src"
     subprocess.run(["git", "clone", "-q", str(REPO), str(src)], check=True, timeout=120)
+    # The clone's files are clean; its compiled dependencies may come from the checkout's own
+    # release build (the test command's `pip install .` made it), as a CI cache of target/ would:
+    # compiling pyo3, blake3, zstd and rayon again was three minutes of the suite's wall time.
+    build_env = dict(os.environ, CARGO_TARGET_DIR=str(REPO / "target")) if (REPO / "target" / "release").is_dir() \
+        else None
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", ".", "-w", str(tmp_path / "dist")],
-                           cwd=src, capture_output=True, text=True, timeout=900)
+                           cwd=src, capture_output=True, text=True, timeout=900, env=build_env)
     assert build.returncode == 0, build.stderr[-3000:]
     wheel = next((tmp_path / "dist").glob("envstore-*.whl"))
     venv = tmp_path / "venv"
