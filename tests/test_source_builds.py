@@ -359,3 +359,39 @@ def test_a_git_url_is_locked_at_its_commit(tmp_path: Path, index: LocalIndex, py
     proc = store("lock", *flags, root=root, cwd=bad.parent)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr
     assert "no such branch, tag or commit" in proc.stderr and not (bad.parent / "pylock.toml").exists()
+
+
+def test_a_universal_lock_keeps_sources_for_where_no_wheel_fits(tmp_path: Path, index: LocalIndex,
+                                                                 python_version: str) -> None:
+    """Issue 17 with issue 16: `fast` has a Linux wheel and an sdist, so the lock for Linux and
+    Windows lists both (the Windows machine builds it); an editable project is one directory
+    entry for every environment. Realize here takes the wheel and builds only the project."""
+    cp = "cp" + python_version.replace(".", "")
+    index.add("fast", "1.0", tag=f"{cp}-{cp}-manylinux_2_17_x86_64")
+    index.add_file("fast", make_sdist(tmp_path / "sd", "fast", "1.0", [], pkg_info=True))
+    app = tmp_path / "app"
+    flit_project(app / "libs" / "mine", "mine", 7, ["fast"])
+    (app / "env.yml").write_text(
+        f"name: uni\nenvstore:\n  platforms: [linux-x86_64, windows-x86_64]\n  python: ['{python_version}']\n"
+        "dependencies:\n  - pip:\n      - -e ./libs/mine\n")
+    root = tmp_path / "store"
+    proc = store("lock", "--index-url", index.simple, root=root, cwd=app)
+    assert proc.returncode == 0, proc.stderr
+    packages = {p["name"]: p for p in tomllib.loads((app / "pylock.toml").read_text())["packages"]}
+    assert [w["name"] for w in packages["fast"]["wheels"]] == [f"fast-1.0-{cp}-{cp}-manylinux_2_17_x86_64.whl"]
+    assert packages["fast"]["sdist"]["name"] == "fast-1.0.tar.gz" and "marker" not in packages["fast"]
+    assert packages["mine"]["directory"] == {"path": "libs/mine", "editable": True}
+    # as a Windows interpreter reads the lock: no wheel of fast fits, so fast is built there
+    from envstore.lockfile import Misfit, read_lock
+    from envstore.resolve.universal import Environment
+
+    windows = Environment(python_version, "windows-x86_64").target()
+    fitted = read_lock(app / "pylock.toml").fit(windows.tags, windows.marker_env)
+    assert not isinstance(fitted, Misfit), fitted
+    assert {p.name: p.from_source for p in fitted.packages} == {"fast": True, "mine": True}
+
+    realized = store("realize", "--index-url", index.simple, root=root, cwd=app)
+    assert realized.returncode == 0, realized.stderr
+    assert "building mine 0.1 from source (editable)" in realized.stderr
+    assert "building fast" not in realized.stderr, realized.stderr  # the Linux wheel fits here
+    assert run_value(root, app, "mine") == "7"

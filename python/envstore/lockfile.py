@@ -314,6 +314,9 @@ class Lock:
             if p.requires_python and not _python_allowed(p.requires_python, python):
                 return Misfit(p, "requires-python", p.requires_python)
             w = p.choose_wheel(rank)
+            if w is None and p.sdist is not None:
+                out.append(replace(p, wheels=()))  # PEP 751: no listed wheel fits, so the sdist is built
+                continue
             if w is None:
                 return Misfit(p, "tags")
             out.append(replace(p, wheels=(w,)))
@@ -402,7 +405,7 @@ def parse_lock(data: dict[str, Any], path: Path | None = None) -> Lock:
         packages.append(LockedPackage(
             name=p["name"], version=str(p["version"]), wheels=tuple(wheels),
             requires_python=p.get("requires-python"), index=p.get("index"), marker=p.get("marker"),
-            dependencies=deps, has_sdist="sdist" in p, sdist=_parse_sdist(p, path) if not wheels else None,
+            dependencies=deps, has_sdist="sdist" in p, sdist=_parse_sdist(p, path),
             tree=_parse_tree(p, path) if not wheels else None,
         ))
     tool = (data.get("tool") or {}).get("envstore") or {}

@@ -97,12 +97,13 @@ def _lock_universal(app: Any, env_file: Path, store: Any, index: IndexOptions | 
     """Issue 17: one lock for the declared environments (resolve/universal.py); the flags
     replace the env file's `envstore: {platforms, python}`."""
     # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.ops.realize import source_reader
     from envstore.resolve.universal import PLATFORMS, lock_universal
 
     chosen = tuple(PLATFORMS) if "all" in platforms else platforms
     return lock_universal(env_file, store, index, pythons=(python,) if python else (), platforms=chosen,
                           upgrade=upgrade, upgrade_packages=upgrade_packages, progress=app.info,
-                          prerelease=prerelease, write=write)
+                          prerelease=prerelease, write=write, sources=source_reader(store, app.info))
 
 
 def _compare(app: Any, path: Path, new: Any, check: bool) -> None:

@@ -113,7 +113,7 @@ def obtain_lock(env_file: Path, store: Any, options: RealizeOptions, info: Info,
 
             # The env file declares its environments: the lock written is the universal one,
             # and this realize picks from it below like any other.
-            lock = lock_universal(env_file, store, options.index, progress=info)
+            lock = lock_universal(env_file, store, options.index, progress=info, sources=source_reader(store, info))
         else:
             lock = lock_env(env_file, store, options.index, progress=info, python=options.python,
                             write=not current, sources=source_reader(store, info))

@@ -9,20 +9,24 @@ and says nothing for the rest (its `environments` and `requires-python` say so).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from packaging import tags as ptags
+from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from envstore.index.client import IndexClient
 from envstore.index.config import IndexConfig, IndexOptions
+from envstore.index.metadata import CoreMetadata
+from envstore.index.simple import ProjectFile
 from envstore.lockfile import Lock, LockedPackage, LockedWheel, file_hash, lock_path_for, write_lock
 from envstore.progress import phase
 from envstore.resolve.explain import ResolutionError
-from envstore.resolve.lock import _cache_root, preferred_versions, resolve
-from envstore.resolve.target import TargetPython
+from envstore.resolve.lock import _cache_root, _source_package, preferred_versions, resolve
+from envstore.resolve.provider import SdistMetadata
+from envstore.resolve.target import TargetPython, target_for_spec
 from envstore.spec import load_spec
 from envstore.spec.model import UNIVERSAL_PLATFORMS
 
@@ -134,9 +138,12 @@ def _marker_for(envs: set[Environment], declared: list[Environment]) -> str | No
 def lock_universal(env_file: Path | str, store: Any, index: IndexConfig | IndexOptions | None = None, *,
                    pythons: Iterable[str] = (), platforms: Iterable[str] = (), upgrade: bool = False,
                    upgrade_packages: Iterable[str] = (), write: bool = True, progress: Callable[[str], None] | None = None,
-                   prerelease: str | None = None) -> Lock:
+                   prerelease: str | None = None,
+                   sources: Callable[[IndexClient, TargetPython], SdistMetadata] | None = None) -> Lock:
     """Resolve `env_file` for every declared environment and write one lock for all of them.
-    `pythons` / `platforms` (flags) replace what the env file's `envstore:` section declares."""
+    `pythons` / `platforms` (flags) replace what the env file's `envstore:` section declares.
+    `sources` (as lock_env's) lets sdists, local projects and git URLs in: their metadata is
+    read with this machine's interpreter of each declared python, and realize builds them."""
     env_file = Path(env_file)
     spec = load_spec(env_file)
     pythons = tuple(pythons) or spec.pythons
@@ -151,30 +158,44 @@ def lock_universal(env_file: Path | str, store: Any, index: IndexConfig | IndexO
     taken: dict[tuple[str, str], set[Environment]] = {}
     files: dict[tuple[str, str], dict[str, Any]] = {}
     requires: dict[tuple[str, str], str | None] = {}
+    built: dict[tuple[str, str], LockedPackage] = {}  # packages some environment builds from source
     with IndexClient(index_config, _cache_root(store)) as client, phase(progress) as ph:
+        readers: dict[str, SdistMetadata] = {}
         for env in declared:
             target = env.target()
+            reader = None
+            if sources is not None:
+                reader = readers.setdefault(env.python, _LocalSources(store, client, env.python, sources, progress))
             try:
-                picked = resolve(spec, target, client, preferred, ph, prerelease=prerelease)
+                picked = resolve(spec, target, client, preferred, ph, prerelease=prerelease, sources=reader)
             except ResolutionError as e:
                 raise UniversalLockError(f"for {env.label}: {e}", e.hint) from None
             for c in picked:
-                if c.file is None or not c.file.filename.endswith(".whl"):
-                    raise UniversalLockError(f"{c.name} {c.version} has no wheel for {env.label}",
-                                             "narrow the declared environments (--platform, --python)")
+                if c.file is None:
+                    raise UniversalLockError(f"{c.name} {c.version} has no file for {env.label}")
                 key = (c.name, str(c.version))
                 taken.setdefault(key, set()).add(env)
+                if not c.file.filename.endswith(".whl"):
+                    if key not in built:
+                        built[key] = _source_package(spec, client, c)
+                    continue
                 pf = client.ensure_sha256(c.file)
                 files.setdefault(key, {})[pf.filename] = pf
                 requires.setdefault(key, pf.requires_python)
     packages = []
     for key in sorted(taken, key=lambda k: (k[0], Version(k[1]))):
         wheels = tuple(LockedWheel(url=pf.url, filename=pf.filename, size=pf.size, sha256=pf.sha256 or "",
-                                   upload_time=pf.upload_time) for pf in files[key].values())
+                                   upload_time=pf.upload_time) for pf in files.get(key, {}).values())
+        marker = _marker_for(taken[key], declared)
+        if key in built:
+            # PEP 751: the sdist (or tree) beside the wheels other environments take; an installer
+            # builds it where no listed wheel fits
+            packages.append(replace(built[key], wheels=wheels, marker=marker))
+            continue
         index_url = next(iter(files[key].values())).index
         packages.append(LockedPackage(name=key[0], version=key[1], wheels=wheels, requires_python=requires[key],
                                       index=index_url if index_url in client.config.index_urls else None,
-                                      marker=_marker_for(taken[key], declared)))
+                                      marker=marker))
     versions = sorted({Version(e.python) for e in declared})
     top = versions[-1]
     lock = Lock(
@@ -186,6 +207,30 @@ def lock_universal(env_file: Path | str, store: Any, index: IndexConfig | IndexO
     if write:
         write_lock(lock, lock_path)
     return lock
+
+
+class _LocalSources:
+    """The metadata reader for one declared python, made on first use: reading a source's
+    metadata runs its build backend, so it needs this machine's interpreter of that version
+    (imported into the store then, not for a lock that has no source at all)."""
+
+    def __init__(self, store: Any, client: IndexClient, python: str,
+                 make: Callable[[IndexClient, TargetPython], SdistMetadata], progress: Callable[[str], None] | None
+                 ) -> None:
+        self.store, self.client, self.python, self.make, self.progress = store, client, python, make, progress
+        self._reader: SdistMetadata | None = None
+
+    def _get(self) -> SdistMetadata:
+        if self._reader is None:
+            target = target_for_spec(self.store, self.python, SpecifierSet(f"=={self.python}.*"), self.progress)
+            self._reader = self.make(self.client, target)
+        return self._reader
+
+    def metadata(self, pf: ProjectFile, name: str, version: Version | None) -> CoreMetadata:
+        return self._get().metadata(pf, name, version)
+
+    def tree(self, url: str, name: str) -> tuple[ProjectFile, CoreMetadata]:
+        return self._get().tree(url, name)
 
 
 __all__ = ["PLATFORMS", "SUPPORTED_PYTHONS", "Environment", "UniversalLockError", "declared_environments",
