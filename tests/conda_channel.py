@@ -177,6 +177,13 @@ class _Quiet(SimpleHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
 
+    def send_head(self):  # type: ignore[no-untyped-def]
+        # http.server answers If-Modified-Since with a bare 304 (no ETag or Last-Modified), which
+        # rattler's sharded-repodata client refuses (conda/rattler#2719, a server fault): serve
+        # every file whole, as a static host without conditional requests does.
+        del self.headers["If-Modified-Since"]
+        return super().send_head()
+
 
 class ServedChannel:
     """Serve a channel directory at http://127.0.0.1:<free port>/ for the life of the block."""

@@ -342,3 +342,37 @@ def test_offline_takes_the_store_and_names_what_it_lacks(conda_channel, conda_al
     shutil.rmtree(env_file.parent / ".envstore", ignore_errors=True)  # no fast path: the lock is read
     again = realize(env_file, store_root, env, "--offline")
     assert again.returncode == 0 and again.stdout.strip() == str(prefix), again.stderr
+
+
+def test_store_lock_solves_the_conda_route(conda_channel, conda_alias_url, store_root: Path, tmp_path: Path) -> None:
+    """`store lock` of an env file on the conda route solves it from its channels and writes the
+    lock realize then uses; --check says whether it is current; flags of the wheel resolver are
+    one message."""
+    env = conda_env(tmp_path, conda_alias_url)
+    env_file = write_env(tmp_path / "proj", demotool())
+    lock_path = env_file.parent / "pylock.toml"
+    missing = run_store("lock", "--check", str(env_file), store_root=store_root, env=env)
+    assert missing.returncode == 1 and "would change" in missing.stderr and not lock_path.exists()
+
+    locked = run_store("lock", str(env_file), store_root=store_root, env=env)
+    assert locked.returncode == 0, locked.stderr
+    assert locked.stdout.strip() == str(lock_path) and "locked 2 packages from conda channels" in locked.stderr
+    rows = {p["name"] for p in tomllib.loads(lock_path.read_text())["tool"]["envstore"]["conda"]["packages"]}
+    assert rows == {"demotool", "libdemo"}
+    text = lock_path.read_text()
+    _prefix, stderr = realized(env_file, store_root, env)
+    assert "solving" not in stderr  # realize took the lock store lock wrote
+
+    again = run_store("lock", str(env_file), store_root=store_root, env=env)
+    assert again.returncode == 0 and "is current (2 conda packages)" in again.stderr and lock_path.read_text() == text
+    assert run_store("lock", "--check", str(env_file), store_root=store_root, env=env).returncode == 0
+    env_file.write_text(demotool().replace("  - demotool\n", "  - demotool\n  - libdemo >=1\n"))
+    stale = run_store("lock", "--check", str(env_file), store_root=store_root, env=env)
+    assert stale.returncode == 1 and "would change" in stale.stderr and lock_path.read_text() == text
+    upgraded = run_store("lock", "--upgrade", str(env_file), store_root=store_root, env=env)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert run_store("lock", "--check", str(env_file), store_root=store_root, env=env).returncode == 0
+
+    wrong = run_store("lock", "--python", "3.11", str(env_file), store_root=store_root, env=env)
+    assert wrong.returncode == 2 or wrong.returncode == 1
+    assert "--python is not for an env file on the conda route" in wrong.stderr and "Traceback" not in wrong.stderr

@@ -70,6 +70,11 @@ def command(app, env_file: Path | None, index: IndexOptions | None, upgrade: boo
     store = app.store()
     # lazy: a command loads its own ops; `store --help` loads none
     from envstore.spec import load_spec
+    from envstore.spec.conda_env import is_explicit, solvable_conda_route
+
+    if is_explicit(env_file) or solvable_conda_route(env_file) is not None:
+        _lock_conda(app, env_file, store, index, upgrade, check, dry_run, python, platforms, prerelease, started)
+        return
 
     no_write = check or dry_run
     if platforms or load_spec(env_file).universal:
@@ -104,6 +109,37 @@ def _lock_universal(app: Any, env_file: Path, store: Any, index: IndexOptions | 
     return lock_universal(env_file, store, index, pythons=(python,) if python else (), platforms=chosen,
                           upgrade=upgrade, upgrade_packages=upgrade_packages, progress=app.info,
                           prerelease=prerelease, write=write, sources=source_reader(store, app.info))
+
+
+def _lock_conda(app: Any, env_file: Path, store: Any, index: IndexOptions | None, upgrade: bool, check: bool,
+                dry_run: bool, python: str | None, platforms: tuple[str, ...], prerelease: str | None,
+                started: float) -> None:
+    """Issue 15: an env file on the conda route is solved from its channels, as realize would."""
+    # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.errors import UsageError
+    from envstore.lockfile import lock_path_for
+    from envstore.ops.realize_conda import lock_conda
+    from envstore.progress import duration, plural
+
+    given = [flag for flag, value in (("--python", python), ("--platform", platforms), ("--prerelease", prerelease),
+                                      ("--dry-run", dry_run)) if value]
+    if given:
+        raise UsageError(f"{' and '.join(given)} {'is' if len(given) == 1 else 'are'} not for an env file on the "
+                         f"conda route ({env_file.name})",
+                         "the conda solver picks python from the env file's dependencies")
+    count, current = lock_conda(env_file, Path(store.root), app.info, index, upgrade=upgrade, check=check)
+    path = lock_path_for(env_file)
+    if check:
+        if not current:
+            app.info(f"{path.name} would change: it is missing, or the env file or its channels changed "
+                     "since it was solved")
+            raise SystemExit(1)
+        return
+    if current and not upgrade:
+        app.info(f"{path.name} is current ({plural(count, 'conda package')}); --upgrade solves again")
+    else:
+        app.info(f"locked {plural(count, 'package')} from conda channels in {duration(time.monotonic() - started)}")
+    click.echo(str(path.absolute()))
 
 
 def _compare(app: Any, path: Path, new: Any, check: bool) -> None:

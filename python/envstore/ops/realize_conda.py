@@ -29,7 +29,7 @@ from envstore import settings
 from envstore._core import remove_tree
 from envstore.conda.channels import channel_urls, load_config, pin_spec
 from envstore.conda.record import CondaRecord
-from envstore.errors import EnvstoreError, while_doing
+from envstore.errors import EnvstoreError, UsageError, while_doing
 from envstore.install import conda as placing
 from envstore.install.prefix import ensure_prefix, publish, store_path
 from envstore.lockfile import Lock, LockfileError, lock_path_for, read_lock
@@ -163,7 +163,10 @@ def lock_pip_half(env: CondaEnv, records: list[CondaRecord], root: Path, index: 
 
 
 def obtain_records(env_file: Path, env: CondaEnv, root: Path, frozen: bool, info: Info,
-                   index: Any = None, offline: bool = False) -> tuple[list[CondaRecord], Lock | None]:
+                   index: Any = None, offline: bool = False, again: bool = False
+                   ) -> tuple[list[CondaRecord], Lock | None]:
+    """The env file's conda records and `- pip:` lock: the lockfile's when it is current (and
+    not `again`), else solved and written."""
     config = load_config()
     base = env_file.parent
     channels = channel_urls(env.channels, config, base)
@@ -171,7 +174,7 @@ def obtain_records(env_file: Path, env: CondaEnv, root: Path, frozen: bool, info
     digest = spec_hash(env_file, channels)
     lock_path = lock_path_for(env_file)
     locked = read_conda_lock(lock_path)
-    if locked is not None and locked[0] == digest:
+    if locked is not None and locked[0] == digest and not again:
         return locked[1], read_pip_half(lock_path) if env.pip else None
     if frozen:
         why = "does not exist" if locked is None else "is stale (the env file or its channels changed)"
@@ -190,6 +193,24 @@ def obtain_records(env_file: Path, env: CondaEnv, root: Path, frozen: bool, info
     pip = lock_pip_half(env, records, root, index, info) if env.pip else None
     write_conda_lock(lock_path, env, records, digest, pip)
     return records, pip
+
+
+def lock_conda(env_file: Path, root: Path, info: Info, index: Any = None, upgrade: bool = False,
+               check: bool = False) -> tuple[int, bool]:
+    """`store lock` of an env file on the conda route: solve it (and its `- pip:` list) and write
+    the lock, unless it is current and no --upgrade. Returns (packages locked, whether the lock
+    was current); `check` writes nothing."""
+    if is_explicit(env_file):
+        raise UsageError(f"{env_file.name} is an @EXPLICIT list: it is its own lock, nothing to solve")
+    env = parse_conda_env(env_file)
+    locked = read_conda_lock(lock_path_for(env_file))
+    digest = spec_hash(env_file, channel_urls(env.channels, load_config(), env_file.parent))
+    current = locked is not None and locked[0] == digest
+    if check or (current and not upgrade):
+        return (len(locked[1]) if locked is not None else 0), current
+    # --upgrade solves again; the old lock stays until the new one is written in its place
+    records, pip = obtain_records(env_file, env, root, False, info, index, again=upgrade)
+    return len(records) + (len(pip.packages) if pip is not None else 0), current
 
 
 def realize_conda(env_file: Path, store: Any, frozen: bool, out_link: bool, info: Info,

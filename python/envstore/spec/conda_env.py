@@ -92,6 +92,19 @@ def conda_route(path: Path) -> str | None:
     return route_reason(doc)
 
 
+def solvable_conda_route(path: Path) -> str | None:
+    """conda_route, for an env file that also names its channels (or says `packages-from:
+    conda`): what `store lock` solves from channels. A file with conda-only names and no
+    channels gets the wheel route's review instead, which names each with its index equivalent."""
+    reason = conda_route(path)
+    if reason is None:
+        return None
+    doc = load_located_file(path)
+    if doc.value.get("channels") or _packages_from(doc) == "conda":
+        return reason
+    return None
+
+
 def _name(spec: str) -> str:
     head = spec.split("::")[-1].strip()
     for sep in ("=", " ", "<", ">", "!", "~", "["):
