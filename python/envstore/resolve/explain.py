@@ -18,6 +18,8 @@ class ResolutionError(EnvstoreError):
 class ResolutionGaveUp(ResolutionError):
     """Too many backtracking rounds: another interpreter would search the same space again."""
 
+    code = "resolve.gave-up"
+
 
 def chain(req: Req, chains: dict[str, Req]) -> str:
     """`env.yml:4 asks for fastapi` → `fastapi 0.110 requires starlette<0.37`, built from the
