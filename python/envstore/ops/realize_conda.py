@@ -168,20 +168,16 @@ def obtain_records(env_file: Path, env: CondaEnv, root: Path, frozen: bool, info
     """The env file's conda records and `- pip:` lock: the lockfile's when it is current (and
     not `again`), else solved and written."""
     config = load_config()
-    base = env_file.parent
-    channels = channel_urls(env.channels, config, base)
-    specs = [pin_spec(s, config, base)[0] for s in env.specs]
-    digest = spec_hash(env_file, channels)
+    channels, digest, locked = _locked(env_file, env, config)
+    specs = [pin_spec(s, config, env_file.parent)[0] for s in env.specs]
     lock_path = lock_path_for(env_file)
-    locked = read_conda_lock(lock_path)
     if locked is not None and locked[0] == digest and not again:
         return locked[1], read_pip_half(lock_path) if env.pip else None
+    why = "does not exist" if locked is None else "is stale (the env file or its channels changed)"
     if frozen:
-        why = "does not exist" if locked is None else "is stale (the env file or its channels changed)"
         raise LockfileError(f"the lockfile {why} but --frozen was given", lock_path, "run `store realize` first")
     remote = [c for c in channels if not c.startswith("file:")]
     if offline and remote:
-        why = "does not exist" if locked is None else "is stale (the env file or its channels changed)"
         raise LockfileError(f"the lockfile {why}, and solving it needs the repodata of {', '.join(remote)}, "
                             "but --offline was given", lock_path, "run `store realize` once online")
     # lazy: rattler's solver loads only when a conda lock must be made
@@ -195,6 +191,12 @@ def obtain_records(env_file: Path, env: CondaEnv, root: Path, frozen: bool, info
     return records, pip
 
 
+def _locked(env_file: Path, env: CondaEnv, config: Any) -> tuple[list[str], str, tuple[str, list[CondaRecord]] | None]:
+    """(the env file's channel URLs, the digest a current lock carries, what the lockfile holds)."""
+    channels = channel_urls(env.channels, config, env_file.parent)
+    return channels, spec_hash(env_file, channels), read_conda_lock(lock_path_for(env_file))
+
+
 def lock_conda(env_file: Path, root: Path, info: Info, index: Any = None, upgrade: bool = False,
                check: bool = False) -> tuple[int, bool]:
     """`store lock` of an env file on the conda route: solve it (and its `- pip:` list) and write
@@ -203,8 +205,7 @@ def lock_conda(env_file: Path, root: Path, info: Info, index: Any = None, upgrad
     if is_explicit(env_file):
         raise UsageError(f"{env_file.name} is an @EXPLICIT list: it is its own lock, nothing to solve")
     env = parse_conda_env(env_file)
-    locked = read_conda_lock(lock_path_for(env_file))
-    digest = spec_hash(env_file, channel_urls(env.channels, load_config(), env_file.parent))
+    _channels, digest, locked = _locked(env_file, env, load_config())
     current = locked is not None and locked[0] == digest
     if check or (current and not upgrade):
         return (len(locked[1]) if locked is not None else 0), current
