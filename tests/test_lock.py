@@ -41,7 +41,10 @@ def test_store_lock_cli_and_staleness(tmp_path, local_index):
     assert "locked 2 packages" in proc.stderr
     lock = read_lock(tmp_path / "pylock.toml")
     assert [(p.name, p.version) for p in lock.packages] == [("alpha", "1.0"), ("beta", "2.0")]
-    assert lock.interpreter["version"].startswith("%d.%d" % sys.version_info[:2])
+    # universal by default (issue 17): this python on every platform, pure wheels fitting all
+    major, minor = sys.version_info[:2]
+    assert lock.requires_python == f">={major}.{minor}, <{major}.{minor + 1}" and not lock.interpreter
+    assert len(lock.environments) == 5 and "sys_platform == 'win32'" in lock.environments[-1]
     assert lock.indexes[0] == local_index.simple
     assert not is_stale(lock, env)
     env.write_text("# reformatted\nname: t\ndependencies: [python=%d.%d, alpha]\n" % sys.version_info[:2])

@@ -29,10 +29,10 @@ if TYPE_CHECKING:
 @click.option("--dry-run", "dry_run", is_flag=True,
               help="Write nothing; print the pins that would change (+ added, - removed, ~ moved).")
 @click.option("--platform", "platforms", multiple=True, metavar="PLATFORM",
-              help="Write a universal lock for this platform (linux-x86_64, linux-aarch64, macos-x86_64, "
-                   "macos-arm64, windows-x86_64, or `all`); repeatable. With --python, for that Python only; "
-                   "else for every supported CPython the env file allows. Replaces the env file's "
-                   "`envstore: {platforms: [...]}`.")
+              help="Lock for this platform only (linux-x86_64, linux-aarch64, macos-x86_64, "
+                   "macos-arm64, windows-x86_64, or `all`), each of which must resolve; repeatable. With "
+                   "--python, for that Python only; else for every supported CPython the env file allows. "
+                   "Replaces the env file's `envstore: {platforms: [...]}`.")
 @prerelease_option
 @click.pass_obj
 def command(app, env_file: Path | None, index: IndexOptions | None, upgrade: bool,
@@ -45,15 +45,19 @@ def command(app, env_file: Path | None, index: IndexOptions | None, upgrade: boo
     The lockfile is pylock.toml beside env.yml/environment.yml, pylock.<stem>.toml beside any
     other env file. Versions already locked are kept unless --upgrade/--upgrade-package.
 
-    An env file whose `envstore:` section declares `platforms:` or `python:` (a list of X.Y)
-    gets a universal lock: one pylock.toml with every wheel those environments need and PEP 751
-    markers for what only some take; `store realize --python X.Y` picks from it.
+    The lock is universal: one pylock.toml for every supported CPython the env file's python=
+    allows (3.9 to 3.13) on Linux x86_64/aarch64, macOS x86_64/arm64 and Windows x86_64, with
+    every wheel those environments need and PEP 751 markers for what only some take. An
+    environment that cannot be resolved (no wheel, a pin that python cannot take) is left out
+    and named; when none of this machine's platform resolves, the lock is for this machine's
+    interpreter alone. Narrow it with `envstore: {platforms: [...], python: [X.Y, ...]}` in the
+    env file (then every environment named must resolve) or --platform / --python.
+    `store realize` picks from the lock what fits its interpreter; `--python X.Y` chooses one.
     """
     # lazy: a command loads its own ops; `store --help` loads none
     from envstore.errors import UsageError
     from envstore.lockfile import lock_path_for, read_lock
     from envstore.progress import duration, plural
-    from envstore.resolve.lock import lock_env
     from envstore.spec import find_env_file
 
     started = time.monotonic()
@@ -77,18 +81,10 @@ def command(app, env_file: Path | None, index: IndexOptions | None, upgrade: boo
         return
 
     no_write = check or dry_run
-    if platforms or load_spec(env_file).universal:
-        lock = _lock_universal(app, env_file, store, index, upgrade, upgrade_packages, platforms, python,
-                               prerelease, write=not no_write)
-        what = f"{plural(len(lock.environments), 'platform')} (python {lock.requires_python})"
-    else:
-        # lazy: the build machinery (sdists' metadata, issue 16) loads only when a lock is made
-        from envstore.ops.realize import source_reader
-
-        lock = lock_env(env_file, store, index, upgrade=upgrade, upgrade_packages=upgrade_packages,
-                        progress=app.info, python=python, sources=source_reader(store, app.info),
-                        prerelease=prerelease, write=not no_write)
-        what = f"python {lock.interpreter.get('version', '?')}"
+    lock = _lock_universal(app, env_file, store, index, upgrade, upgrade_packages, platforms, python,
+                           prerelease, write=not no_write, everywhere=not platforms and not load_spec(env_file).universal)
+    what = (f"python {lock.interpreter.get('version', '?')}" if lock.interpreter.get("version")  # this machine's only
+            else f"{plural(len(lock.environments), 'platform')} (python {lock.requires_python})")
     if no_write:
         _compare(app, lock_path_for(env_file), lock, check)
         return
@@ -98,9 +94,10 @@ def command(app, env_file: Path | None, index: IndexOptions | None, upgrade: boo
 
 def _lock_universal(app: Any, env_file: Path, store: Any, index: IndexOptions | None, upgrade: bool,
                     upgrade_packages: tuple[str, ...], platforms: tuple[str, ...], python: str | None,
-                    prerelease: str | None, write: bool) -> Any:
-    """Issue 17: one lock for the declared environments (resolve/universal.py); the flags
-    replace the env file's `envstore: {platforms, python}`."""
+                    prerelease: str | None, write: bool, everywhere: bool) -> Any:
+    """Issue 17: one lock for the declared environments (resolve/universal.py), by default
+    every supported python on every platform; the flags replace the env file's
+    `envstore: {platforms, python}`."""
     # lazy: a command loads its own ops; `store --help` loads none
     from envstore.ops.realize import source_reader
     from envstore.resolve.universal import PLATFORMS, lock_universal
@@ -108,7 +105,8 @@ def _lock_universal(app: Any, env_file: Path, store: Any, index: IndexOptions | 
     chosen = tuple(PLATFORMS) if "all" in platforms else platforms
     return lock_universal(env_file, store, index, pythons=(python,) if python else (), platforms=chosen,
                           upgrade=upgrade, upgrade_packages=upgrade_packages, progress=app.info,
-                          prerelease=prerelease, write=write, sources=source_reader(store, app.info))
+                          prerelease=prerelease, write=write, sources=source_reader(store, app.info),
+                          everywhere=everywhere)
 
 
 def _lock_conda(app: Any, env_file: Path, store: Any, index: IndexOptions | None, upgrade: bool, check: bool,

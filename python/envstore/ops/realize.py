@@ -95,7 +95,8 @@ def obtain_lock(env_file: Path, store: Any, options: RealizeOptions, info: Info,
         raise refusal
     if options.frozen:
         why = ("does not exist" if lock is None else "is stale (the env file changed)" if not current
-               else f"is for python {lock.interpreter.get('version') or lock.requires_python}, not {options.python}")
+               else f"is for python {lock.interpreter['version']}, not {options.python}" if lock.interpreter.get("version")
+               else f"covers python {lock.requires_python}, not {options.python}")
         raise LockfileError(f"the lockfile {why} but --frozen was given", lock_path, "run `store lock` first")
     # lazy: the resolver and the index client load only when a lock must be made
     from envstore.resolve.lock import lock_env
