@@ -148,7 +148,8 @@ def test_wheel_download_stalled_mid_body_fails_naming_the_url(tmp_path, local_in
     error = proc.stderr[proc.stderr.index("error: "):]
     assert error.startswith(f"error: downloading {server.url}/files/slowwheel-1.0-py3-none-any.whl for slowwheel 1.0 "
                             "failed: timed out"), error
-    assert elapsed < 15, elapsed
+    # ~3 s idle; the bound leaves room for a loaded CI worker (15.6 s was seen beside another)
+    assert elapsed < 30, elapsed
     assert not list(shared_store.glob("envs/*-slow")), "no prefix"
     assert not list(shared_store.rglob("slowwheel-1.0-py3-none-any.whl*")), "nothing half-downloaded is kept"
 

@@ -323,6 +323,11 @@ class Lock:
         return replace(self, packages=tuple(out))
 
     @property
+    def is_universal(self) -> bool:
+        """Made for a set of environments (`store lock`), not for one interpreter."""
+        return not self.interpreter.get("version") and bool(self.environments)
+
+    @property
     def has_local_sources(self) -> bool:
         """A local project directory or archive: its files can change with the env file and the
         lock as they are (spec.sources), so neither alone says the prefix is current."""

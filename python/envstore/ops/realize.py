@@ -107,14 +107,17 @@ def obtain_lock(env_file: Path, store: Any, options: RealizeOptions, info: Info,
         covers = (f"is for python {lock.interpreter['version']}" if lock.interpreter.get("version")
                   else f"covers python {lock.requires_python}")  # a universal lock
         info(f"{lock_path.name} {covers}: resolving for python {options.python} without writing it")
+    declared = load_spec(env_file).universal
     with phase(info, f"locking {env_file.name}") as ph:
-        if not current and load_spec(env_file).universal:
+        if not current and (declared or (lock is not None and lock.is_universal)):
             # lazy: as lock_env above
             from envstore.resolve.universal import lock_universal
 
-            # The env file declares its environments: the lock written is the universal one,
-            # and this realize picks from it below like any other.
-            lock = lock_universal(env_file, store, options.index, progress=info, sources=source_reader(store, info))
+            # The env file declares its environments, or the lock it replaces was universal (a
+            # committed `store lock`): the lock written is the universal one, and this realize
+            # picks from it below like any other.
+            lock = lock_universal(env_file, store, options.index, progress=info, sources=source_reader(store, info),
+                                  everywhere=not declared)
         else:
             lock = lock_env(env_file, store, options.index, progress=info, python=options.python,
                             write=not current, sources=source_reader(store, info))

@@ -289,12 +289,18 @@ def _environments(covered: list[Environment], versions: list[Version]) -> tuple[
 
 
 def _left_out(dropped: dict[Environment, ResolutionError]) -> list[str]:
-    """One line per python and reason: the platforms that python could not be locked for."""
+    """One line per python and reason (the resolver's first line, without the tag it names as
+    an example, which differs per platform), then how to see one in full."""
     grouped: dict[tuple[str, str], list[str]] = {}
     for env, e in dropped.items():
-        grouped.setdefault((env.python, str(e)), []).append(env.platform)
-    return [f"warning: not locked for python {py} on {', '.join(plats)}: {why}"
-            for (py, why), plats in grouped.items()]
+        why = re.sub(r" \((?:cpython|e\.g\.)[^)]*\)", "", str(e).splitlines()[0])
+        grouped.setdefault((env.python, why), []).append(env.platform)
+    lines = [f"warning: not locked for python {py} on {', '.join(plats)}: {why}" for (py, why), plats in grouped.items()]
+    if lines:
+        env = next(iter(dropped))
+        lines.append(f"hint: `store lock --platform {env.platform} --python {env.python}` says why in full; "
+                     "environments named in the env file's `envstore: {platforms, python}` must resolve")
+    return lines
 
 
 def _for_this_machine(env_file: Path, store: Any, index: IndexConfig, pythons: tuple[str, ...],
