@@ -5,9 +5,12 @@ each at most 1.5x uv). Prints medians and ratios.
 
     python benches/bench_lock.py [--rounds N] [--pythons 3.11,3.12] [--platforms all]
 
-Both tools get the index pip is configured with and wheels only. The universal lock covers the
-same environments on both sides: envstore's declared platforms x pythons, uv's --universal with
---python-version set to the lowest of those pythons (uv's universal lock is for every platform).
+Both tools get the index pip is configured with and wheels only. Three envstore locks: the
+single-target one declares this platform and python (`envstore: {platforms: [this], python:
+[X.Y]}`, against `uv pip compile` for this interpreter); the universal one declares --platforms x
+--pythons; the default one is a plain env file with python=X.Y, which `store lock` locks for
+every platform. The universal locks face uv's --universal with --python-version set to the
+lowest of their pythons (uv's universal lock is for every platform).
 Each `store lock` starts from no pylock.toml, so no earlier pin is reused; the HTTP caches are
 warmed by one untimed run each. uv is taken from PATH (the test extra installs it), else from a
 tools venv made with pip."""
@@ -19,6 +22,8 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+
+from envstore.resolve.universal import host_platform
 
 from _common import PY, SETS, interleave, log, make_tools_venv, median, run, store_command, uv_index_args
 
@@ -42,8 +47,12 @@ def main() -> None:
         req_in.write_text("\n".join(pkgs) + "\n")
         single = tmp / "single"
         single.mkdir()
-        (single / "env.yml").write_text(f"name: ds\ndependencies:\n  - python={PY}\n  - pip:\n"
-                                        + "".join(f"      - {p}\n" for p in pkgs))
+        (single / "env.yml").write_text(f"name: ds\nenvstore:\n  platforms: [{host_platform()}]\n  python: ['{PY}']\n"
+                                        "dependencies:\n  - pip:\n" + "".join(f"      - {p}\n" for p in pkgs))
+        default = tmp / "default"
+        default.mkdir()
+        (default / "env.yml").write_text(f"name: ds\ndependencies:\n  - python={PY}\n  - pip:\n"
+                                         + "".join(f"      - {p}\n" for p in pkgs))
         universal = tmp / "universal"
         universal.mkdir()
         (universal / "env.yml").write_text(
@@ -68,6 +77,8 @@ def main() -> None:
             "uv pip compile": theirs("--python", sys.executable),
             "store lock (universal)": ours(universal),
             "uv pip compile --universal": theirs("--universal", "--python-version", min(pythons, key=lambda v: tuple(map(int, v.split("."))))),
+            "store lock (default)": ours(default),
+            f"uv --universal -p {PY}": theirs("--universal", "--python-version", PY),
         }
         log("warming caches (untimed) ...")
         for fn in contenders.values():
@@ -80,6 +91,7 @@ def main() -> None:
         print(f"  {name:28s} {m * 1000:8.0f} ms")
     print(f"ratio single-target   envstore/uv: {med['store lock'] / med['uv pip compile']:.2f}x")
     print(f"ratio universal       envstore/uv: {med['store lock (universal)'] / med['uv pip compile --universal']:.2f}x")
+    print(f"ratio default ({PY}, 5 platforms) envstore/uv: {med['store lock (default)'] / med[f'uv --universal -p {PY}']:.2f}x")
 
 
 if __name__ == "__main__":
