@@ -276,6 +276,21 @@ def test_local_directories_editable_and_not(tmp_path: Path, index: LocalIndex, p
     assert {p for p in (app / "libs").rglob("*") if p.is_file() and "__pycache__" not in p.parts} == set(before)
     assert run_value(root, app, "fixedpkg") == "1" and run_value(root, app, "editpkg") == "1"
 
+    # The editable is marked where it is seen: PEP 610 direct_url.json (pip reads it), store
+    # list and store export, which names its directory rather than pinning a copy.
+    freeze = subprocess.run([sys.executable, "-m", "pip", "--python", str(prefix / "bin" / "python"), "freeze"],
+                            capture_output=True, text=True)
+    editable_dir = str((app / "libs" / "editpkg").resolve())
+    assert f"-e file://{editable_dir}" in freeze.stdout or f"-e {editable_dir}" in freeze.stdout, freeze.stdout
+    assert "fixedpkg==" in freeze.stdout or "fixedpkg @" in freeze.stdout, freeze.stdout
+    listed = store("list", root=root, cwd=app)
+    assert f"editable: editpkg -> {editable_dir}" in listed.stdout and "fixedpkg ->" not in listed.stdout, listed.stdout
+    exported = store("export", str(prefix), root=root, cwd=app)
+    assert exported.returncode == 0 and f"- -e {editable_dir}" in exported.stdout, exported.stdout + exported.stderr
+    assert "editpkg==" not in exported.stdout and "fixedpkg==0.1" in exported.stdout, exported.stdout
+    from_lock = store("export", str(app / "env.yml"), root=root, cwd=app)
+    assert f"- -e {editable_dir}" in from_lock.stdout, from_lock.stdout + from_lock.stderr
+
     # An edit to the editable's source is live, with no new realize and the same prefix.
     (app / "libs" / "editpkg" / "editpkg" / "__init__.py").write_text("VALUE = 2\n")
     assert run_value(root, app, "editpkg") == "2"
@@ -395,3 +410,80 @@ def test_a_universal_lock_keeps_sources_for_where_no_wheel_fits(tmp_path: Path, 
     assert "building mine 0.1 from source (editable)" in realized.stderr
     assert "building fast" not in realized.stderr, realized.stderr  # the Linux wheel fits here
     assert run_value(root, app, "mine") == "7"
+
+
+WRAPPER_BACKEND = textwrap.dedent('''
+    """An in-tree backend (backend-path) over flit_core that asks for one more build requirement
+    and records the config_settings its build_wheel was given inside the package it builds."""
+    import pathlib
+
+    from flit_core import buildapi
+    from flit_core.buildapi import build_sdist, get_requires_for_build_sdist, prepare_metadata_for_build_wheel  # noqa: F401
+
+
+    def get_requires_for_build_wheel(config_settings=None):
+        return ["alpha"]
+
+
+    def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+        import alpha  # noqa: F401 - fails unless the extra requirement is in the build environment
+        pathlib.Path("cfgpkg/settings.txt").write_text(repr(sorted((config_settings or {}).items())))
+        return buildapi.build_wheel(wheel_directory, None, metadata_directory)
+''')
+
+
+def test_backend_requirements_and_config_settings(tmp_path: Path, index: LocalIndex, python_version: str) -> None:
+    """PEP 517's get_requires_for_build_wheel adds to the build environment; the env file's
+    config-settings reach the backend, are kept in the lock, and changing them builds again
+    into a new prefix."""
+    app = tmp_path / "app"
+    project = app / "cfgpkg"
+    (project / "cfgpkg").mkdir(parents=True)
+    (project / "_backend").mkdir()
+    (project / "_backend" / "wrapper.py").write_text(WRAPPER_BACKEND)
+    (project / "cfgpkg" / "__init__.py").write_text('"""cfgpkg."""\n__version__ = "1.0"\n')
+    (project / "pyproject.toml").write_text(textwrap.dedent('''
+        [build-system]
+        requires = ["flit_core>=3.4,<4"]
+        build-backend = "wrapper"
+        backend-path = ["_backend"]
+
+        [project]
+        name = "cfgpkg"
+        version = "1.0"
+        description = "config-settings"
+    '''))
+
+    def write(mode: str) -> None:
+        (app / "env.yml").write_text(
+            f"name: cfg\nenvstore:\n  config-settings:\n    mode: {mode}\n  config-settings-package:\n"
+            f"    CfgPkg:\n      level: ['1', '2']\ndependencies:\n  - python={python_version}\n"
+            "  - pip:\n      - ./cfgpkg\n")
+
+    def settings_in(prefix: Path) -> str:
+        return next(prefix.glob("lib/python*/site-packages/cfgpkg/settings.txt")).read_text()
+
+    write("fast")
+    root = tmp_path / "store"
+    first = store("realize", "--index-url", index.simple, root=root, cwd=app)
+    assert first.returncode == 0, first.stderr
+    assert "cfgpkg 1.0: its backend also needs alpha" in first.stderr, first.stderr
+    prefix = Path(first.stdout.strip())
+    assert settings_in(prefix) == "[('level', ['1', '2']), ('mode', 'fast')]"
+    tool = tomllib.loads((app / "pylock.toml").read_text())["tool"]["envstore"]
+    assert tool["config-settings"] == {"mode": "fast"} and tool["config-settings-package"] == {"cfgpkg": {"level": ["1", "2"]}}
+
+    write("slow")
+    frozen = store("realize", "--frozen", root=root, cwd=app)
+    assert frozen.returncode != 0 and "stale" in frozen.stderr, frozen.stderr
+    second = store("realize", "--index-url", index.simple, root=root, cwd=app)
+    assert second.returncode == 0 and "building cfgpkg 1.0 from source" in second.stderr, second.stderr
+    assert Path(second.stdout.strip()) != prefix
+    assert settings_in(Path(second.stdout.strip())) == "[('level', ['1', '2']), ('mode', 'slow')]"
+
+    # A value that is not a string is one error at its line, before anything is resolved.
+    (app / "env.yml").write_text("name: cfg\nenvstore:\n  config-settings:\n    debug: true\ndependencies:\n"
+                                 "  - pip:\n      - ./cfgpkg\n")
+    bad = store("lock", root=root, cwd=app)
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr, bad.stderr
+    assert bad.stderr.startswith("error: env.yml:4:") and "'debug'" in bad.stderr and "quote it" in bad.stderr, bad.stderr

@@ -267,6 +267,16 @@ class Lock:
     # that a lock another tool wrote is realized only where it says it applies.
     environments: tuple[str, ...] = ()
     default_groups: tuple[str, ...] = ()
+    # [tool.envstore] config-settings / config-settings-package: the PEP 517 config_settings
+    # the env file gives its builds, so that realize from the lock alone builds the same.
+    config_settings: dict[str, Any] = field(default_factory=dict)
+    package_config_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def config_settings_for(self, name: str) -> dict[str, Any]:
+        """A package's config_settings: every build's, with its own on top."""
+        from packaging.utils import canonicalize_name
+
+        return {**self.config_settings, **self.package_config_settings.get(canonicalize_name(name), {})}
 
     def package(self, name: str) -> LockedPackage | None:
         from packaging.utils import canonicalize_name
@@ -353,6 +363,10 @@ class Lock:
             tool["indexes"] = list(self.indexes)
         if self.interpreter:
             tool["interpreter"] = dict(sorted(self.interpreter.items()))
+        if self.config_settings:
+            tool["config-settings"] = dict(self.config_settings)
+        if self.package_config_settings:
+            tool["config-settings-package"] = {k: dict(v) for k, v in sorted(self.package_config_settings.items())}
         doc["tool"] = {"envstore": tool}
         return doc
 
@@ -419,6 +433,10 @@ def parse_lock(data: dict[str, Any], path: Path | None = None) -> Lock:
         created_by=data.get("created-by", "unknown"), spec_hash=tool.get("spec-hash"),
         env_file_hash=tool.get("env-file-hash"), interpreter=dict(tool.get("interpreter") or {}),
         indexes=tuple(tool.get("indexes") or ()), path=path,
+        config_settings=_settings_table(tool.get("config-settings"), "config-settings", path),
+        package_config_settings={str(k): _settings_table(v, f"config-settings-package.{k}", path)
+                                 for k, v in _table(tool.get("config-settings-package"),
+                                                    "config-settings-package", path).items()},
         environments=tuple(data.get("environments") or ()), default_groups=tuple(data.get("default-groups") or ()),
     )
 
@@ -470,3 +488,20 @@ __all__ = [
     "Lock", "LockedPackage", "LockedSdist", "LockedTree", "LockedWheel", "LockfileError", "Misfit", "tag_rank", "wheel_tags", "dumps_lock", "file_hash",
     "lock_path_for", "parse_lock", "pin_changes", "read_lock", "write_lock",
 ]
+
+
+def _table(value: Any, what: str, path: Path | None) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise LockfileError(f"[tool.envstore] {what} is not a table", path)
+    return value
+
+
+def _settings_table(value: Any, what: str, path: Path | None) -> dict[str, Any]:
+    """A config-settings table of a lock (untrusted): string or list-of-string values only."""
+    table = _table(value, what, path)
+    for k, v in table.items():
+        if not (isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v))):
+            raise LockfileError(f"[tool.envstore] {what}: {k!r} is neither a string nor a list of strings", path)
+    return dict(table)

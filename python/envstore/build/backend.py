@@ -10,7 +10,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,28 @@ def run_hook(hook: str, project: Path, python: Path, out_dir: Path, sandbox: Pat
     """Run `hook` (build_wheel, build_editable, prepare_metadata_for_build_wheel, build_sdist)
     of `project`'s backend with `python` (the build environment's interpreter) and return the
     file or directory it produced in `out_dir`. `label` names the package in messages."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    name = _call(hook, project, python, sandbox, label, path_dirs, timeout,
+                 lambda fn: fn(str(out_dir), dict(config_settings) if config_settings else None))
+    return out_dir / name
+
+
+def build_requires(project: Path, python: Path, sandbox: Path, label: str, editable: bool = False,
+                   config_settings: Mapping[str, Any] | None = None, path_dirs: Sequence[Path] = (),
+                   timeout: float | None = None) -> list[str]:
+    """What the backend asks for on top of `[build-system] requires` (PEP 517's
+    get_requires_for_build_wheel, PEP 660's ..._editable); [] from a backend without the hook."""
+    hook = "get_requires_for_build_editable" if editable else "get_requires_for_build_wheel"
+    found = _call(hook, project, python, sandbox, label, path_dirs, timeout,
+                  lambda fn: fn(dict(config_settings) if config_settings else None))
+    if not isinstance(found, list) or not all(isinstance(r, str) for r in found):
+        raise BuildError(f"{label}: its backend's {hook} returned {found!r}, not a list of requirements")
+    return found
+
+
+def _call(hook: str, project: Path, python: Path, sandbox: Path, label: str, path_dirs: Sequence[Path],
+          timeout: float | None, invoke: Callable[[Callable[..., Any]], Any]) -> Any:
+    """One hook through pyproject_hooks in the sandbox, its failures as one BuildError."""
     # lazy: pyproject_hooks loads only when something is built
     from pyproject_hooks import BackendUnavailable, BuildBackendHookCaller, HookMissing
 
@@ -88,16 +110,14 @@ def run_hook(hook: str, project: Path, python: Path, out_dir: Path, sandbox: Pat
     runner = _Runner(sandbox_env(sandbox, path_dirs), build_timeout() if timeout is None else timeout)
     caller = BuildBackendHookCaller(str(project), system["build-backend"], system.get("backend-path"),
                                     runner=runner, python_executable=str(python))
-    out_dir.mkdir(parents=True, exist_ok=True)
     try:
-        name = getattr(caller, hook)(str(out_dir), dict(config_settings) if config_settings else None)
+        return invoke(getattr(caller, hook))
     except TimeoutError:
         raise BuildError(f"building {label} timed out after {runner.timeout:g}s; the backend was killed",
                          _tail(runner.output) or "raise ENVSTORE_BUILD_TIMEOUT for builds that need longer") from None
     except (subprocess.CalledProcessError, BackendUnavailable, HookMissing) as e:
         raise BuildError(f"building {label} failed in its backend {system['build-backend']} ({hook}: "
                          f"{type(e).__name__})", _tail(runner.output) or None) from None
-    return out_dir / name
 
 
 def build_system(project: Path) -> dict[str, Any]:

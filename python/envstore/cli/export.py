@@ -21,6 +21,8 @@ from envstore.cli.envfile import file_option
 def command(app, target: Path, fmt: str) -> None:
     """Print the exact contents of TARGET (a prefix, or an env file with its lock) on stdout."""
     # lazy: a command loads its own ops; `store --help` loads none
+    from packaging.utils import canonicalize_name
+
     from envstore.lockfile import dumps_lock
     from envstore.ops.inventory import inventory
     from envstore.store.db import StoreDB
@@ -44,5 +46,8 @@ def command(app, target: Path, fmt: str) -> None:
     if inv.python:
         lines.append(f"  - python={inv.python}")
     lines.append("  - pip:")
-    lines += [f"      - {p.name}=={p.version}" for p in sorted(inv.lock.packages, key=lambda p: p.name.lower())]
+    # an editable is named by its project directory (`-e PATH`), as pip freeze does: a pin
+    # of its version would install a copy, not the source it points at
+    lines += [f"      - -e {inv.editables[key]}" if (key := canonicalize_name(p.name)) in inv.editables
+              else f"      - {p.name}=={p.version}" for p in sorted(inv.lock.packages, key=lambda p: p.name.lower())]
     click.echo("\n".join(lines))

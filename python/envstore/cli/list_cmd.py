@@ -17,6 +17,7 @@ from envstore.progress import plural
 def command(app, as_json: bool) -> None:
     """List realized prefixes: name, packages, roots and age."""
     # lazy: a command loads its own ops; `store --help` loads none
+    from envstore.build.wheelfile import prefix_editables
     from envstore.project import live_roots
     from envstore.store.db import StoreDB
     from envstore.store.parts import conda_packages, packages
@@ -40,6 +41,7 @@ def command(app, as_json: bool) -> None:
             "roots": sorted(r.link for r in live if r.prefix == row.path),
             "created": row.created,
             "last_used": row.last_used,
+            "editables": prefix_editables(Path(row.path)),  # issue 16: where it points outside the store
         })
     if as_json:
         click.echo(json_document(data))
@@ -48,3 +50,5 @@ def command(app, as_json: bool) -> None:
         age = (time.time() - d["created"]) / 3600
         roots = ", ".join(d["roots"]) or "no roots (gc will remove it)"
         click.echo(f"{d['path']}\n    {d['name']}: {plural(len(d['packages']), 'package')}, {age:.1f} h old; roots: {roots}")
+        for name, project in d["editables"].items():
+            click.echo(f"    editable: {name} -> {project}")

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from packaging.utils import canonicalize_name
+
 from envstore._core import Store
+from envstore.build.wheelfile import prefix_editables
 from envstore.errors import UsageError
 from envstore.conda.record import CondaRecord
 from envstore.interpreters import list_interpreters
@@ -28,6 +31,13 @@ class Inventory:
     python: str | None
     lock: Lock
     conda: tuple[CondaRecord, ...] = ()  # issue 15: the conda packages, kept apart from the wheels
+    # issue 16: the packages installed editable (normalized name -> the project directory)
+    editables: dict[str, str] = field(default_factory=dict)
+
+
+def lock_editables(lock: Lock) -> dict[str, str]:
+    return {canonicalize_name(p.name): str(p.tree.directory(lock.path))
+            for p in lock.packages if p.tree is not None and p.tree.kind == "directory" and p.tree.editable}
 
 
 def _conda_of_prefix(prefix: Path) -> tuple[CondaRecord, ...]:
@@ -57,7 +67,7 @@ def _lock_of_prefix(store: Store, db: StoreDB, prefix: Path) -> Inventory:
     requires_python, interpreter = _interpreter_identity(store, row.interpreter, python)
     lock = Lock(packages=tuple(locked), requires_python=requires_python, interpreter=interpreter)
     conda = _conda_of_prefix(Path(row.path)) if conda_packages(row.parts) else ()
-    return Inventory(str(prefix), row.name, python, lock, conda)
+    return Inventory(str(prefix), row.name, python, lock, conda, prefix_editables(Path(row.path)))
 
 
 def _interpreter_identity(store: Store, store_path: str | None, version: str | None) -> tuple[str | None, dict[str, str]]:
@@ -89,7 +99,8 @@ def inventory(store: Store, db: StoreDB, target: Path) -> Inventory:
         return Inventory(str(target), name, None, Lock(packages=()), tuple(conda_lock[1]))
     lock = read_lock(lock_file)
 
-    return Inventory(str(target), env_name(target.absolute(), lock), lock.interpreter.get("version"), lock)
+    return Inventory(str(target), env_name(target.absolute(), lock), lock.interpreter.get("version"), lock,
+                     editables=lock_editables(lock))
 
 
 def versions(inv: Inventory) -> dict[str, str]:

@@ -189,7 +189,8 @@ def realize(env_file: Path, store_root: Path | None, options: RealizeOptions, in
 
                 substitute_prefix(store, db, dest, identity, interpreter, options.substituters,
                                   info, options.offline)
-            _build(store, db, root, dest, name, lock, interpreter, info, options.offline, identity)
+            _build(store, db, root, dest, name, lock, interpreter, info, options.offline, identity,
+                   lambda: _build_index(env_file, options))
 
         ensure_prefix(db, root, dest, make)
         # A `--python` prefix gets its own out-link (a GC root beside the default one) and no
@@ -219,11 +220,11 @@ def _already_realized(root: Path, dest: Path, read_only: Exception, info: Info) 
 
 
 def _build(store, db: StoreDB, root: Path, dest: Path, name: str, lock: Lock, interpreter, info: Info,
-           offline: bool, identity: list[list[str]]) -> None:
+           offline: bool, identity: list[list[str]], build_index: Callable[[], Any] | None = None) -> None:
     tmp = layout.tmp_dir(root) / f"realize-{os.getpid()}-{dest.name[:12]}"
     tmp.mkdir(parents=True, exist_ok=True)
     try:
-        wheels = _ensure_artifacts(store, db, lock, tmp, info, offline)
+        wheels = _ensure_artifacts(store, db, lock, tmp, info, offline, build_index)
         try:
             with phase(info, f"building {dest.name} ({plural(len(wheels), 'package')})") as ph:
                 manifests = assemble(store, db, dest, wheels, interpreter, tmp, progress=ph)
@@ -240,7 +241,10 @@ def _build(store, db: StoreDB, root: Path, dest: Path, name: str, lock: Lock, in
         remove_tree(tmp)
 
 
-def _ensure_artifacts(store, db: StoreDB, lock: Lock, tmp: Path, info: Info, offline: bool) -> list[IngestedWheel]:
+def _ensure_artifacts(store, db: StoreDB, lock: Lock, tmp: Path, info: Info, offline: bool,
+                      build_index: Callable[[], Any] | None = None) -> list[IngestedWheel]:
+    """Every package's wheel in the store: found, fetched, or built from source (its build
+    environment resolved against `build_index()`, the realize's index configuration)."""
     known = set(store.manifest_ids())
     have: dict[str, str] = {}
     missing: list[tuple[str, str, LockedWheel]] = []
@@ -250,7 +254,7 @@ def _ensure_artifacts(store, db: StoreDB, lock: Lock, tmp: Path, info: Info, off
             # lazy: the build machinery loads only for a lock with source distributions (issue 16)
             from envstore.ops.sources import built_wheel
 
-            built[p.name] = built_wheel(store, db, lock, p, tmp, info, offline, build_env_prefix)
+            built[p.name] = built_wheel(store, db, lock, p, tmp, info, offline, build_env_prefix, build_index)
             continue
         w = p.wheel
         row = db.artifact(w.sha256)
@@ -274,6 +278,16 @@ def _ensure_artifacts(store, db: StoreDB, lock: Lock, tmp: Path, info: Info, off
         built[p.name] if p.name in built else IngestedWheel(p.name, p.wheel.filename, have[p.wheel.sha256], p.version)
         for p in sorted(lock.packages, key=lambda p: p.name.lower())
     ]
+
+
+def _build_index(env_file: Path, options: RealizeOptions) -> Any:
+    """The index configuration a build environment is resolved against: the realize's flags,
+    the environment, the env file's `envstore:` settings and pip's, as for its lock."""
+    settings = load_spec(env_file).index if lock_path_for(env_file) != env_file else None
+    # lazy: the index configuration only when something is built
+    from envstore.index.config import IndexOptions
+
+    return (options.index or IndexOptions()).resolve(settings)
 
 
 def source_reader(store: Any, info: Info) -> Any:

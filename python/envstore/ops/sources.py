@@ -20,14 +20,17 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import unquote, urlsplit
 
-from packaging.requirements import Requirement
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from envstore._core import remove_tree
-from envstore.build.backend import BuildError, build_system, run_hook
+from envstore.build.backend import BuildError, build_requires, build_system, run_hook
 from envstore.build.git import checkout, resolve_commit
 from envstore.build.tree import copy_source, tree_hash
+from envstore.build.wheelfile import mark_editable
 from envstore.index.client import IndexClient
+from envstore.index.config import IndexConfig, IndexOptions
 from envstore.index.metadata import CoreMetadata, parse_metadata
 from envstore.index.simple import ProjectFile
 from envstore.install.prefix import IngestedWheel
@@ -37,7 +40,7 @@ from envstore.lockfile import Lock, LockedPackage, read_lock, write_lock
 from envstore.resolve.fit import interpreter_for_lock
 from envstore.resolve.lock import build_lock, resolve
 from envstore.resolve.target import TargetPython
-from envstore.spec.model import EnvSpec, SpecRequirement
+from envstore.spec.model import EnvSpec, IndexSettings, SpecRequirement
 from envstore.spec.sources import GitRef, metadata_digest
 from envstore.store import layout
 from envstore.store.db import StoreDB
@@ -108,10 +111,17 @@ def package_source(root: Path, lock: Lock, p: LockedPackage) -> Source:
 def source_identity(lock: Lock, p: LockedPackage) -> str:
     """A built package's part of the store path hash: a non-editable directory by its content
     (edit a file, get a new prefix), an editable by its path and metadata files (edits to its
-    source keep the prefix), an sdist by its sha256, a git package by its commit."""
+    source keep the prefix), an sdist by its sha256, a git package by its commit; and the
+    config-settings its build gets, when it gets any."""
+    suffix = _settings_key(lock.config_settings_for(p.name))
     if p.sdist is not None and p.tree is None:
-        return "sdist:" + p.sdist.sha256
-    return package_source(Path(), lock, p).key
+        return "sdist:" + p.sdist.sha256 + suffix
+    return package_source(Path(), lock, p).key + suffix
+
+
+def _settings_key(settings: dict[str, Any]) -> str:
+    """The part of a key config-settings add (none without settings: keys made before stay)."""
+    return (":" + json.dumps(settings, sort_keys=True)) if settings else ""
 
 
 class SourceMetadata:
@@ -195,33 +205,69 @@ def metadata_reader(store: Any, build_prefix: BuildPrefix, info: Info = _quiet
 
 def build_env(store: Any, db: StoreDB, project: Path, target: TargetPython, client: IndexClient | None,
               source_key: str, label: str, info: Info, build_prefix: BuildPrefix,
-              offline: bool = False) -> tuple[Path, Path]:
+              offline: bool = False, editable: bool = False, config_settings: dict[str, Any] | None = None,
+              index: Callable[[], IndexConfig] | None = None) -> tuple[Path, Path]:
     """(its python, its prefix): the build environment of `project`, realized from its
-    `[build-system] requires` with wheels only and locked once per sdist and interpreter (the
-    lock is kept beside the sdist's cached metadata, so a later realize resolves nothing)."""
+    `[build-system] requires` and what the backend's get_requires_for_build_wheel (or
+    _editable) adds, with wheels only, and locked once per source and interpreter (the lock is
+    kept beside the sdist's cached metadata, so a later realize resolves and asks nothing)."""
     root = Path(store.root)
     lock_file = _build_env_lock(root, source_key, target)
     lock = read_lock(lock_file) if lock_file.is_file() else None
-    if lock is None:
-        requires = build_system(project)["requires"]
-        spec = EnvSpec(path=lock_file.with_suffix(".yml"), name=BUILD_ENV_NAME, only_binary=frozenset({":all:"}),
-                       requirements=tuple(SpecRequirement(Requirement(r), f"[build-system] requires of {label}")
-                                          for r in requires))
-        own = None
-        if client is None:
-            # lazy: the index configuration only when a lock from elsewhere has no build-env lock here
-            from envstore.index.config import IndexOptions
-
-            own = client = IndexClient(IndexOptions().resolve(spec.index), layout.cache_dir(root))
+    if lock is not None:
+        dest = build_prefix(store, db, lock, info, offline)
+        return dest / "bin" / "python", dest
+    requires = list(build_system(project)["requires"])
+    own = None
+    if client is None:  # at realize: its index configuration, else (a caller with none) the default
+        config = index() if index is not None else IndexOptions().resolve(IndexSettings())
+        own = client = IndexClient(config, layout.cache_dir(root))
+    try:
+        lock = _lock_build_env(lock_file, requires, target, client, label)
+        dest = build_prefix(store, db, lock, info, offline)
+        python = dest / "bin" / "python"
+        sandbox = layout.tmp_dir(root) / f"requires-{hashlib.sha256(source_key.encode()).hexdigest()[:16]}-{os.getpid()}"
         try:
-            lock = build_lock(spec, target, client, resolve(spec, target, client))
+            asked = build_requires(project, python, sandbox, label, editable, config_settings or None,
+                                   path_dirs=[python.parent])
         finally:
-            if own is not None:
-                own.close()
-        lock_file.parent.mkdir(parents=True, exist_ok=True)
-        write_lock(lock, lock_file)
-    dest = build_prefix(store, db, lock, info, offline)
+            remove_tree(sandbox)
+        missing = [r for r in asked if not _provided(r, lock, target, label)]
+        if missing:
+            info(f"{label}: its backend also needs {', '.join(missing)}")
+            lock = _lock_build_env(lock_file, requires + missing, target, client, label)
+            dest = build_prefix(store, db, lock, info, offline)
+    finally:
+        if own is not None:
+            own.close()
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    write_lock(lock, lock_file)
     return dest / "bin" / "python", dest
+
+
+def _lock_build_env(lock_file: Path, requires: list[str], target: TargetPython, client: IndexClient,
+                    label: str) -> Lock:
+    try:
+        reqs = tuple(SpecRequirement(Requirement(r), f"the build requirements of {label}") for r in requires)
+    except InvalidRequirement as e:
+        raise BuildError(f"{label}: a build requirement is not PEP 508: {e}") from None
+    spec = EnvSpec(path=lock_file.with_suffix(".yml"), name=BUILD_ENV_NAME, only_binary=frozenset({":all:"}),
+                   requirements=reqs)
+    return build_lock(spec, target, client, resolve(spec, target, client))
+
+
+def _provided(requirement: str, lock: Lock, target: TargetPython, label: str) -> bool:
+    """Whether the build environment already satisfies one of the backend's extra requirements
+    (its marker false here counts as satisfied)."""
+    try:
+        req = Requirement(requirement)
+    except InvalidRequirement as e:
+        raise BuildError(f"{label}: its backend asked for {requirement!r}, which is not PEP 508: {e}") from None
+    if req.marker is not None and not req.marker.evaluate(dict(target.marker_env)):
+        return True
+    name = canonicalize_name(req.name)
+    return any(canonicalize_name(p.name) == name and req.specifier.contains(p.version, prereleases=True)
+               for p in lock.packages)
 
 
 def built_key(source: Source, build_env: Path, interpreter: str, config_settings: dict[str, Any] | None = None
@@ -233,17 +279,20 @@ def built_key(source: Source, build_env: Path, interpreter: str, config_settings
 
 
 def built_wheel(store: Any, db: StoreDB, lock: Lock, p: LockedPackage, tmp: Path, info: Info,
-                offline: bool, build_prefix: BuildPrefix) -> IngestedWheel:
+                offline: bool, build_prefix: BuildPrefix, index: Callable[[], IndexConfig] | None = None
+                ) -> IngestedWheel:
     """The wheel of a package of `lock` that realize builds (an sdist, a local project, a git
     commit), built once per store: found by its key, else made, built in its build environment,
     ingested and recorded as an artifact."""
     root = Path(store.root)
     source = package_source(root, lock, p)
     target = _target_of(store, lock)
-    lock_file = _build_env_lock(root, source.key, target)
+    settings = lock.config_settings_for(p.name)
+    env_key = source.key + _settings_key(settings)  # the backend's extra requirements may follow them
+    lock_file = _build_env_lock(root, env_key, target)
     if lock_file.is_file():  # the key without unpacking or resolving anything
         env = build_prefix(store, db, read_lock(lock_file), info, offline)
-        found = _built(store, db, built_key(source, env, str(target.store_path)), p)
+        found = _built(store, db, built_key(source, env, str(target.store_path), settings), p)
         if found is not None:
             return found
     digest = hashlib.sha256(source.key.encode()).hexdigest()
@@ -251,16 +300,19 @@ def built_wheel(store: Any, db: StoreDB, lock: Lock, p: LockedPackage, tmp: Path
     with file_lock(layout.env_lock_path(root, f"build-{digest[:32]}"), exclusive=True):
         try:
             project = source.make(work)
-            python, env = build_env(store, db, project, target, None, source.key, source.label, info,
-                                    build_prefix, offline)
-            key = built_key(source, env, str(target.store_path))
+            python, env = build_env(store, db, project, target, None, env_key, source.label, info,
+                                    build_prefix, offline, editable=source.editable, config_settings=settings,
+                                    index=index)
+            key = built_key(source, env, str(target.store_path), settings)
             found = _built(store, db, key, p)  # another realize may have built it while this one waited
             if found is not None:
                 return found
             info(f"building {source.label} from source" + (" (editable)" if source.editable else ""))
             hook = "build_editable" if source.editable else "build_wheel"
             wheel = run_hook(hook, project, python, work / "out", work / "sandbox", source.label,
-                             path_dirs=[python.parent])
+                             config_settings=settings or None, path_dirs=[python.parent])
+            if source.editable:
+                mark_editable(wheel, project)
             result = ingest_wheel(store, wheel)
             db.register_artifact(key, result.manifest_id, wheel.name, f"built:{source.key}:{env.name}",
                                  wheel.stat().st_size)

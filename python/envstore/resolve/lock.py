@@ -127,7 +127,8 @@ def build_lock(spec: EnvSpec, target: TargetPython, client: IndexClient, picked:
     return Lock(
         packages=tuple(packages), requires_python=f"=={target.version_obj.major}.{target.version_obj.minor}.*",
         spec_hash=spec.spec_hash(), env_file_hash=env_hash, interpreter=target.identity(),
-        indexes=tuple(client.config.all_locations),
+        indexes=tuple(client.config.all_locations), config_settings=spec.config_settings,
+        package_config_settings=spec.package_config_settings,
     )
 
 

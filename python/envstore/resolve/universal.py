@@ -269,7 +269,8 @@ def _merged(spec: Any, client: IndexClient, picks: dict[Environment, list[Any]])
         packages=tuple(packages), requires_python=f">={versions[0]}, <{top.major}.{top.minor + 1}",
         spec_hash=spec.spec_hash(), env_file_hash=file_hash(spec.path) if spec.path.is_file() else None,
         interpreter={}, indexes=tuple(client.config.all_locations),
-        environments=_environments(covered, versions),
+        environments=_environments(covered, versions), config_settings=spec.config_settings,
+        package_config_settings=spec.package_config_settings,
     )
 
 

@@ -24,7 +24,8 @@ from envstore.spec.yamlload import Key, Located, load_located
 
 TOP_KEYS = ("name", "channels", "dependencies", "envstore", "prefix", "variables")
 ENVSTORE_KEYS = ("index-url", "extra-index-urls", "find-links", "no-index", "link-mode", "packages-from",
-                 "platforms", "python", "prerelease")
+                 "platforms", "python", "prerelease", "only-binary", "no-binary", "config-settings",
+                 "config-settings-package")
 _WHEEL_URL = re.compile(r"^(?:https?|file)://\S+/(?P<file>[^/\s]+\.whl)(?:#\S*)?$")
 
 
@@ -49,6 +50,8 @@ def parse_env_file(path: Path, text: str | None = None) -> EnvSpec:
     platforms, pythons, prerelease = _collect(problems, _declared, doc, data.get("envstore")) or ((), (), None)
     only_binary: set[str] = set()
     no_binary: set[str] = set()
+    _collect(problems, _section_binary, doc, data.get("envstore"), only_binary, no_binary)
+    config_settings, package_settings = _collect(problems, _config_settings, doc, data.get("envstore")) or ({}, {})
     python: str | None = None
     python_spec = SpecifierSet()
     reqs: list[SpecRequirement] = []
@@ -70,7 +73,8 @@ def parse_env_file(path: Path, text: str | None = None) -> EnvSpec:
         raise combine(problems, path)
     return EnvSpec(path=path, name=name or path.parent.name or "env", python=python, python_specifier=python_spec,
                    requirements=tuple(reqs), index=settings, link_mode=link_mode, channels=channels,
-                   only_binary=frozenset(only_binary), no_binary=frozenset(no_binary), platforms=platforms, pythons=pythons, prerelease=prerelease)
+                   only_binary=frozenset(only_binary), no_binary=frozenset(no_binary), platforms=platforms, pythons=pythons, prerelease=prerelease,
+                   config_settings=config_settings, package_config_settings=package_settings)
 
 
 T = TypeVar("T")
@@ -156,6 +160,56 @@ def _pip_section(doc: Located, key: Key, item: dict[Any, Any], settings: IndexSe
         except SpecError as e:
             problems.append(e)
     return settings
+
+
+def _section_binary(doc: Located, value: Any, only_binary: set[str], no_binary: set[str]) -> None:
+    """`envstore: {only-binary: [...], no-binary: [...]}`: pip's two options as keys, each a
+    name, `:all:` or a list of them; the same as `--only-binary` / `--no-binary` lines."""
+    if not isinstance(value, dict):
+        return
+    for field, into in (("only-binary", only_binary), ("no-binary", no_binary)):
+        if field not in value:
+            continue
+        key: Key = ("envstore", field)
+        v = value[field]
+        items = [v] if isinstance(v, str) else _list(doc, key, v)
+        for i, item in enumerate(items):
+            text = _string(doc, key + (i,) if not isinstance(v, str) else key, item).strip()
+            if not text:
+                raise doc.error(key, f"`{field}:` names a package, or :all:")
+            into.update(_binary_names(f"--{field} {text}", f"--{field}"))
+
+
+def _config_settings(doc: Located, value: Any) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """`envstore: {config-settings: {KEY: VALUE}, config-settings-package: {NAME: {KEY: VALUE}}}`:
+    PEP 517 config_settings for every build, and for one package's (on top of the first), as
+    uv's --config-setting and --config-settings-package. A VALUE is a string or a list of them."""
+    if not isinstance(value, dict):
+        return {}, {}
+
+    def table(key: Key, raw: Any) -> dict[str, Any]:
+        if not isinstance(raw, dict):
+            raise doc.error(key, "expected a mapping of config-settings (KEY: VALUE)", "e.g. `--build-option: --quiet`")
+        out: dict[str, Any] = {}
+        for k, v in raw.items():
+            if isinstance(v, list) and all(isinstance(x, str) for x in v):
+                out[str(k)] = list(v)
+            elif isinstance(v, str):
+                out[str(k)] = v
+            else:
+                raise doc.error(key + (k,), f"config-setting {k!r} is {v!r}; a value is a string or a list of strings",
+                                "quote it: YAML reads true, 1 and 3.10 as other types")
+        return dict(sorted(out.items()))
+
+    every = table(("envstore", "config-settings"), value["config-settings"]) if "config-settings" in value else {}
+    per: dict[str, dict[str, Any]] = {}
+    if "config-settings-package" in value:
+        raw = value["config-settings-package"]
+        key: Key = ("envstore", "config-settings-package")
+        if not isinstance(raw, dict):
+            raise doc.error(key, "expected a mapping of package names to config-settings")
+        per = {canonicalize_name(str(name)): table(key + (name,), settings) for name, settings in sorted(raw.items())}
+    return every, per
 
 
 def _binary_names(text: str, option: str) -> set[str]:

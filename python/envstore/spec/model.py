@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,6 +86,10 @@ class EnvSpec:
     platforms: tuple[str, ...] = ()
     pythons: tuple[str, ...] = ()
     prerelease: str | None = None  # `envstore: {prerelease: ...}`, one of PRERELEASE_POLICIES
+    # `envstore: {config-settings: {...}, config-settings-package: {name: {...}}}`: PEP 517
+    # config_settings for every build, and per normalized package name (on top).
+    config_settings: dict[str, Any] = field(default_factory=dict)
+    package_config_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def universal(self) -> bool:
@@ -111,6 +116,8 @@ class EnvSpec:
             **({"platforms": list(self.platforms)} if self.platforms else {}),
             **({"pythons": list(self.pythons)} if self.pythons else {}),
             **({"prerelease": self.prerelease} if self.prerelease else {}),
+            **({"config-settings": self.config_settings} if self.config_settings else {}),
+            **({"config-settings-package": self.package_config_settings} if self.package_config_settings else {}),
         }
 
     def spec_hash(self) -> str:
