@@ -418,11 +418,17 @@ WRAPPER_BACKEND = textwrap.dedent('''
     import pathlib
 
     from flit_core import buildapi
-    from flit_core.buildapi import build_sdist, get_requires_for_build_sdist, prepare_metadata_for_build_wheel  # noqa: F401
+    from flit_core.buildapi import build_sdist, get_requires_for_build_sdist  # noqa: F401
 
 
     def get_requires_for_build_wheel(config_settings=None):
         return ["alpha"]
+
+
+    def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+        if "mode" not in (config_settings or {}):
+            raise RuntimeError("the metadata hook got no config_settings")
+        return buildapi.prepare_metadata_for_build_wheel(metadata_directory, None)
 
 
     def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):

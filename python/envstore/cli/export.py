@@ -22,7 +22,6 @@ def command(app, target: Path, fmt: str) -> None:
     """Print the exact contents of TARGET (a prefix, or an env file with its lock) on stdout."""
     # lazy: a command loads its own ops; `store --help` loads none
     from packaging.utils import canonicalize_name
-
     from envstore.lockfile import dumps_lock
     from envstore.ops.inventory import inventory
     from envstore.store.db import StoreDB

@@ -107,8 +107,8 @@ def obtain_lock(env_file: Path, store: Any, options: RealizeOptions, info: Info,
         covers = (f"is for python {lock.interpreter['version']}" if lock.interpreter.get("version")
                   else f"covers python {lock.requires_python}")  # a universal lock
         info(f"{lock_path.name} {covers}: resolving for python {options.python} without writing it")
-    declared = load_spec(env_file).universal
     with phase(info, f"locking {env_file.name}") as ph:
+        declared = load_spec(env_file).universal
         if not current and (declared or (lock is not None and lock.is_universal)):
             # lazy: as lock_env above
             from envstore.resolve.universal import lock_universal

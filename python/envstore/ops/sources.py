@@ -139,17 +139,21 @@ class SourceMetadata:
         self.target = target
         self.info = info
         self._trees: dict[str, tuple[ProjectFile, CoreMetadata]] = {}  # a branch is resolved once per lock
+        self._settings_for: Callable[[str], dict[str, Any]] = lambda _name: {}
+
+    def configure(self, settings_for: Callable[[str], dict[str, Any]]) -> None:
+        self._settings_for = settings_for
 
     def metadata(self, pf: ProjectFile, name: str, version: Version | None) -> CoreMetadata:
         label = f"{name} {version}" if version is not None else name
         if pf.url.startswith("git+"):
             ref = GitRef.parse(pf.url)
-            return self._read(git_source(self.root, ref, ref.revision or "", label), pf.url)
+            return self._read(git_source(self.root, ref, ref.revision or "", label), pf.url, name)
         local = _local_directory(pf.url)
         if local is not None:
-            return self._read(directory_source(local, False, label), pf.url)
+            return self._read(directory_source(local, False, label), pf.url, name)
         pf = self.client.ensure_sha256(pf)
-        return self._read(sdist_source(self.root, pf.url, pf.filename, pf.sha256 or "", label), pf.filename)
+        return self._read(sdist_source(self.root, pf.url, pf.filename, pf.sha256 or "", label), pf.filename, name)
 
     def tree(self, url: str, name: str) -> tuple[ProjectFile, CoreMetadata]:
         """A directory or git URL as the resolver's file: a git URL pinned to the commit its
@@ -165,17 +169,19 @@ class SourceMetadata:
             commit = resolve_commit(_git_cache(self.root), ref)
             pinned = ref.pinned(commit)
             pf = ProjectFile(f"{name}@{commit[:12]}", pinned)
-            return pf, self._read(git_source(self.root, ref, commit, name), pinned)
+            return pf, self._read(git_source(self.root, ref, commit, name), pinned, name)
         local = _local_directory(url)
         assert local is not None
         pf = ProjectFile(local.name, url)
         # Metadata of a directory is keyed by its metadata files, not its whole content: the
         # lock is stale exactly when those change (spec.sources.metadata_digest).
         source = Source(f"meta:{local}:{metadata_digest(local)}", name, lambda work: copy_source(local, work / "src"))
-        return pf, self._read(source, url)
+        return pf, self._read(source, url, name)
 
-    def _read(self, source: Source, shown: str) -> CoreMetadata:
-        key = hashlib.sha256(source.key.encode()).hexdigest()
+    def _read(self, source: Source, shown: str, name: str) -> CoreMetadata:
+        settings = self._settings_for(name)
+        env_key = source.key + _settings_key(settings)
+        key = hashlib.sha256(env_key.encode()).hexdigest()
         cached = _cache(self.root) / f"{key}-{_target_key(self.target)}.METADATA"
         if cached.is_file():
             return parse_metadata(cached.read_bytes(), shown)
@@ -186,9 +192,11 @@ class SourceMetadata:
             if data is None:
                 with StoreSession(self.root, "shared", store=self.store) as session:
                     python, _env = build_env(self.store, session.db, project, self.target, self.client,
-                                             source.key, source.label, self.info, self.build_prefix)
+                                             env_key, source.label, self.info, self.build_prefix,
+                                             config_settings=settings)
                     out = run_hook("prepare_metadata_for_build_wheel", project, python, work / "out",
-                                   work / "sandbox", source.label, path_dirs=[python.parent])
+                                   work / "sandbox", source.label, config_settings=settings or None,
+                                   path_dirs=[python.parent])
                     data = (out / "METADATA").read_bytes() if out.is_dir() else _wheel_metadata(out)
             cached.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(cached, data.decode("utf-8", "replace"))

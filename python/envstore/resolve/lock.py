@@ -85,6 +85,8 @@ def resolve(spec: EnvSpec, target: TargetPython, client: IndexClient,
     if installed:
         provider: Provider = InstalledFirst(client, target, constraints, spec.hashes, preferred, installed=installed)
     else:
+        if sources is not None:
+            sources.configure(spec.config_settings_for)
         provider = Provider(client, target, constraints, spec.hashes, preferred, sources=sources,
                             only_binary=spec.only_binary, no_binary=spec.no_binary, prerelease=prerelease or spec.prerelease,
                             explicit=explicit_names(spec.requirements))

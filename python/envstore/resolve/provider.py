@@ -6,7 +6,7 @@ Never looks at the running interpreter: everything target-specific comes from Ta
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Iterable, Iterator, Mapping, Protocol, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequence
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
@@ -35,6 +35,9 @@ class SdistMetadata(Protocol):
     def metadata(self, pf: ProjectFile, name: str, version: Version | None) -> CoreMetadata: ...
 
     def tree(self, url: str, name: str) -> tuple[ProjectFile, CoreMetadata]: ...
+
+    def configure(self, settings_for: Callable[[str], dict[str, Any]]) -> None:
+        """The env file's config_settings of a package (by name), for the backend's metadata hook."""
 
 
 class Provider(AbstractProvider):

@@ -332,12 +332,17 @@ class _LocalSources:
                  ) -> None:
         self.store, self.client, self.python, self.make, self.progress = store, client, python, make, progress
         self._reader: SdistMetadata | None = None
+        self._settings_for: Callable[[str], dict[str, Any]] = lambda _name: {}
 
     def _get(self) -> SdistMetadata:
         if self._reader is None:
             target = target_for_spec(self.store, self.python, SpecifierSet(), self.progress)
             self._reader = self.make(self.client, target)
+        self._reader.configure(self._settings_for)
         return self._reader
+
+    def configure(self, settings_for: Callable[[str], dict[str, Any]]) -> None:
+        self._settings_for = settings_for
 
     def metadata(self, pf: ProjectFile, name: str, version: Version | None) -> CoreMetadata:
         return self._get().metadata(pf, name, version)

@@ -91,6 +91,12 @@ class EnvSpec:
     config_settings: dict[str, Any] = field(default_factory=dict)
     package_config_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    def config_settings_for(self, name: str) -> dict[str, Any]:
+        """A package's PEP 517 config_settings: every build's, with its own on top."""
+        from packaging.utils import canonicalize_name
+
+        return {**self.config_settings, **self.package_config_settings.get(canonicalize_name(name), {})}
+
     @property
     def universal(self) -> bool:
         return bool(self.platforms or self.pythons)
