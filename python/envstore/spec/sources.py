@@ -147,7 +147,8 @@ def _archive_name(filename: str) -> str:
 
 
 def project_name(directory: Path) -> str | None:
-    """[project] name of pyproject.toml, else [metadata] name of setup.cfg (static, no build)."""
+    """[project] name of pyproject.toml (or poetry's [tool.poetry] name, for poetry-core
+    projects of before PEP 621), else [metadata] name of setup.cfg (static, no build)."""
     # lazy: TOML and INI readers only for env files with local projects (realize of others stays lean)
     import configparser
 
@@ -159,9 +160,13 @@ def project_name(directory: Path) -> str | None:
     pyproject = directory / "pyproject.toml"
     if pyproject.is_file():
         try:
-            name = (tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project") or {}).get("name")
+            doc = tomllib.loads(pyproject.read_text(encoding="utf-8"))
         except (ValueError, OSError) as e:  # TOMLDecodeError is a ValueError
             raise SourceFormError(f"{pyproject}: {e}") from None
+        project, tool = doc.get("project"), doc.get("tool")
+        name = project.get("name") if isinstance(project, dict) else None
+        if name is None and isinstance(tool, dict) and isinstance(tool.get("poetry"), dict):
+            name = tool["poetry"].get("name")
         if isinstance(name, str) and name:
             return name
     setup_cfg = directory / "setup.cfg"
