@@ -122,7 +122,9 @@ def test_an_archive_url_with_and_without_its_sha256(tmp_path: Path, index: Local
         proc = store("realize", *flags, root=root, cwd=env.parent)
         assert proc.returncode == 0, proc.stderr
         locked = {p["name"]: p for p in tomllib.loads((env.parent / "pylock.toml").read_text())["packages"]}
-        entry = locked["urlpkg"].get("archive") or locked["urlpkg"].get("sdist")
+        # PEP 751: a direct reference is an archive entry (no name), an index's file an sdist
+        assert "sdist" not in locked["urlpkg"] and "name" not in locked["urlpkg"]["archive"], locked["urlpkg"]
+        entry = locked["urlpkg"]["archive"]
         assert entry["url"] == url and entry["hashes"]["sha256"] == digest, locked["urlpkg"]
     assert [w.split("-")[:2] for w in built_wheels(root)] == [["urlpkg", "1.5"]]  # one build for both
 

@@ -98,19 +98,37 @@ class LockedWheel:
 @dataclass(frozen=True)
 class LockedSdist(LockedWheel):
     """PEP 751 `[packages.sdist]`: a source distribution realize builds into a wheel (issue 16);
-    the same fields as a wheel's entry (`path` for a local archive, relative to the lock)."""
+    the same fields as a wheel's entry (`path` for a local archive, relative to the lock).
+    `archive`: PEP 751 `[packages.archive]` instead, for a direct reference (`name @ URL` or a
+    local archive path) rather than an index's sdist; built the same way."""
+
+    archive: bool = False
+
+    def to_toml(self) -> dict[str, Any]:
+        out = super().to_toml()
+        if self.archive:
+            del out["name"]  # an archive entry has none: its url or path names the file
+        return out
+
+    @property
+    def key(self) -> str:
+        """Its table under [[packages]]."""
+        return "archive" if self.archive else "sdist"
 
 
 def _parse_sdist(p: dict[str, Any], path: Path | None) -> LockedSdist | None:
-    s = p.get("sdist")
+    kind = "sdist" if isinstance(p.get("sdist"), dict) else "archive"
+    s = p.get(kind)
     if not isinstance(s, dict):
         return None
     sha = (s.get("hashes") or {}).get("sha256")
     if not sha:
-        raise LockfileError(f"the sdist of {p['name']} has no sha256 hash", path)
+        raise LockfileError(f"the {kind} of {p['name']} has no sha256 hash", path)
     fname = s.get("name") or (s.get("url") or s.get("path") or "").rsplit("/", 1)[-1].split("#")[0]
+    if kind == "archive" and fname.lower().endswith(".whl"):
+        raise LockfileError(f"the archive of {p['name']} is a wheel ({fname}); list it under [[packages.wheels]]", path)
     return LockedSdist(url=s.get("url"), filename=fname, size=s.get("size"), sha256=sha,
-                       upload_time=s.get("upload-time"), path=s.get("path"))
+                       upload_time=s.get("upload-time"), path=s.get("path"), archive=kind == "archive")
 
 
 @dataclass(frozen=True)
@@ -215,7 +233,7 @@ class LockedPackage:
         if self.wheels or not self.from_source:
             out["wheels"] = [w.to_toml() for w in self.wheels]
         if self.sdist is not None:
-            out["sdist"] = self.sdist.to_toml()
+            out[self.sdist.key] = self.sdist.to_toml()
         if self.tree is not None:
             out[self.tree.kind] = self.tree.to_toml()
         return out
@@ -424,7 +442,7 @@ def parse_lock(data: dict[str, Any], path: Path | None = None) -> Lock:
         packages.append(LockedPackage(
             name=p["name"], version=str(p["version"]), wheels=tuple(wheels),
             requires_python=p.get("requires-python"), index=p.get("index"), marker=p.get("marker"),
-            dependencies=deps, has_sdist="sdist" in p, sdist=_parse_sdist(p, path),
+            dependencies=deps, has_sdist="sdist" in p or "archive" in p, sdist=_parse_sdist(p, path),
             tree=_parse_tree(p, path) if not wheels else None,
         ))
     tool = (data.get("tool") or {}).get("envstore") or {}

@@ -153,8 +153,10 @@ def _source_package(spec: EnvSpec, client: IndexClient, c: Candidate) -> LockedP
     pf = client.ensure_sha256(c.file)
     index = pf.index if pf.index in client.config.index_urls else None
     local = asked.local if asked is not None and url.startswith("file:") else None
+    # a direct reference (`name @ URL`, a local archive) is PEP 751's archive; an index's file its sdist
+    direct = asked is not None and (local is not None or bool(asked.requirement.url))
     sdist = LockedSdist(url=None if local else pf.url, filename=pf.filename, size=pf.size, sha256=pf.sha256 or "",
-                        upload_time=pf.upload_time, path=local)
+                        upload_time=None if direct else pf.upload_time, path=local, archive=direct)
     return LockedPackage(name=c.name, version=str(c.version), requires_python=pf.requires_python, index=index,
                          has_sdist=True, sdist=sdist)
 
