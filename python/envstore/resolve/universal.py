@@ -299,7 +299,7 @@ def _left_out(dropped: dict[Environment, ResolutionError]) -> list[str]:
     lines = [f"warning: not locked for python {py} on {', '.join(plats)}: {why}" for (py, why), plats in grouped.items()]
     if lines:
         env = next(iter(dropped))
-        lines.append(f"hint: `store lock --platform {env.platform} --python {env.python}` says why in full; "
+        lines.append(f"hint: `store lock --dry-run --platform {env.platform} --python {env.python}` says why in full; "
                      "environments named in the env file's `envstore: {platforms, python}` must resolve")
     return lines
 
