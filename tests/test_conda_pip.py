@@ -88,6 +88,9 @@ def test_realize_pip_half_on_top_of_conda(conda_channel, conda_alias_url, local_
     prefix = Path(proc.stdout.strip())
     site = next((prefix / "lib").glob("python*/site-packages"))
     assert list(site.glob("usesdemo-1.0.dist-info"))
+    # both halves get the store's bytecode, compiled by the prefix's conda python
+    assert list(site.glob(f"usesdemo/__pycache__/__init__.{sys.implementation.cache_tag}.pyc")), sorted(os.listdir(site))
+    assert list(site.glob(f"demopy/__pycache__/__init__.{sys.implementation.cache_tag}.pyc"))
     assert not list(site.glob("demopy-9.0.dist-info"))
     out = subprocess.run([prefix / "bin" / "python", "-c", "import usesdemo, demopy; print(demopy.VERSION)"],
                          capture_output=True, text=True, check=True)

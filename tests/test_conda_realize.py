@@ -219,6 +219,50 @@ def test_noarch_python_with_a_conda_python(conda_channel, store_root: Path, tmp_
     assert files == ["bin/demopy", f"lib/python{xy}/site-packages/demopy/__init__.py",
                      f"lib/python{xy}/site-packages/demopy/cli.py"]
 
+    # the store's bytecode is in the prefix: unchecked hash-based pycs (PEP 552) that the
+    # prefix's python imports as they are, shared by a second env with the same packages
+    import importlib.util
+
+    pyc = prefix / "lib" / f"python{xy}" / "site-packages" / "demopy" / "__pycache__" / f"cli.{sys.implementation.cache_tag}.pyc"
+    data = pyc.read_bytes()
+    assert data[:4] == importlib.util.MAGIC_NUMBER and int.from_bytes(data[4:8], "little") == 1
+    loaded = subprocess.run([prefix / "bin" / "python", "-v", "-c", "import demopy.cli"],
+                            capture_output=True, text=True, check=True)
+    assert f"matches {pyc}" in loaded.stderr or f"code object from '{pyc}'" in loaded.stderr, loaded.stderr
+    other, _ = realized(write_env(tmp_path / "q", text.replace("name: py", "name: py2")), store_root, env)
+    twin = other / pyc.relative_to(prefix)
+    assert other != prefix and twin.stat().st_ino == pyc.stat().st_ino
+
+
+def test_no_link_files_are_copies_and_post_link_scripts_are_named(conda_channel, store_root: Path,
+                                                                  tmp_path: Path) -> None:
+    """A file paths.json marks no_link gets its own copy in the prefix (every other file stays a
+    hardlink of its blob); a package that ships a post-link script is named on stderr, and its
+    script is not run."""
+    from conda_channel import file_member, paths_json, paths_row, read_members, with_paths_json, write_package
+
+    script = b'#!/bin/sh\ntouch "$PREFIX/post-link-ran"\n'
+    info, pkg = read_members(conda_channel.packages["libdemo"])
+    paths = paths_json(info)
+    for row in paths["paths"]:
+        if row["_path"] == "include/demo.h":
+            row["no_link"] = True
+    paths["paths"].append(paths_row("bin/.libdemo-post-link.sh", script))
+    edited = write_package(tmp_path / conda_channel.packages["libdemo"].name, with_paths_json(info, paths),
+                           pkg + [file_member("bin/.libdemo-post-link.sh", script, 0o755)])
+    import hashlib
+
+    listed = tmp_path / "x" / "explicit.txt"
+    listed.parent.mkdir()
+    listed.write_text("@EXPLICIT\n" f"{edited.as_uri()}#sha256:{hashlib.sha256(edited.read_bytes()).hexdigest()}\n")
+    env = conda_env(tmp_path, conda_channel.root.parent.as_uri())
+    prefix, stderr = realized(listed, store_root, env)
+    assert "post-link scripts are not run: libdemo 1.0.0" in stderr, stderr
+    assert not (prefix / "post-link-ran").exists()
+    assert (prefix / "include" / "demo.h").stat().st_nlink == 1
+    assert (prefix / "lib" / "pkgconfig").is_dir() and (prefix / "bin" / ".libdemo-post-link.sh").stat().st_nlink > 1
+    assert run_store("verify", store_root=store_root).returncode == 0
+
 
 @pytest.mark.parametrize("point", ["conda.after_ingest", "prefix.before_rename", "prefix.after_rename"])
 def test_crash_points_leave_a_store_that_gc_cleans_and_realize_finishes(
@@ -252,6 +296,32 @@ def test_verify_repair_restores_a_conda_prefix(conda_channel, store_root: Path, 
     assert run_store("verify", store_root=store_root).returncode == 0
     out = subprocess.run([prefix / "bin" / "demotool"], capture_output=True, text=True, check=True)
     assert out.stdout == f"{prefix} 5\n"
+
+
+def test_verify_repair_restores_files_rewritten_for_the_prefix(conda_channel, store_root: Path,
+                                                               tmp_path: Path) -> None:
+    """A file with a placeholder is a blob of this prefix alone (its bytes name the store path),
+    and so are the prefix's bytecode and conda-meta records: damaged, they are made again from the
+    package by placing it anew, to the same bytes, and the prefix is whole again."""
+    env = conda_env(tmp_path, conda_channel.root.parent.as_uri())
+    text = "name: py\nchannels: [channel]\ndependencies:\n  - python\n  - channel::demopy\n  - channel::libdemo\n"
+    prefix, _ = realized(write_env(tmp_path / "p", text), store_root, env)
+    xy = f"{sys.version_info.major}.{sys.version_info.minor}"
+    pc = prefix / "lib" / "pkgconfig" / "demo.pc"
+    pyc = prefix / "lib" / f"python{xy}" / "site-packages" / "demopy" / "__pycache__" / f"cli.{sys.implementation.cache_tag}.pyc"
+    record = next((prefix / "conda-meta").glob("libdemo-*.json"))
+    before = {p: p.read_bytes() for p in (pc, pyc, record)}
+    assert f"prefix={prefix}\n".encode() in before[pc]
+    for path in before:
+        os.chmod(path, 0o644)
+        path.write_bytes(b"damaged\n")
+    assert run_store("verify", store_root=store_root).returncode != 0
+    fixed = run_store("verify", "--repair", store_root=store_root, env=env)
+    assert fixed.returncode == 0, fixed.stderr
+    assert {p: p.read_bytes() for p in before} == before
+    assert run_store("verify", store_root=store_root).returncode == 0
+    out = subprocess.run([prefix / "bin" / "demopy"], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("demopy 0.3.0 ")
 
 
 def test_row52_store_path_longer_than_the_binary_placeholder(conda_channel, tmp_path: Path) -> None:

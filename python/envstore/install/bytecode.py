@@ -84,13 +84,14 @@ def put_sources(store: Store, entries: dict[str, dict], site_packages: str) -> s
 
 
 def compile_all(
-    store: Store, db: StoreDB, sources: list[str | None], python: Path, interpreter_id: str, tmp: Path,
-    progress: Phase | None = None,
+    store: Store, db: StoreDB, sources: list[str | None], python: Path | Callable[[], Path], interpreter_id: str,
+    tmp: Path, progress: Phase | None = None,
 ) -> list[str | None]:
     """For each sources manifest, the id of its manifest of __pycache__ files (None where there
     is nothing to compile). Cached results are reused; the rest compile together, in chunks
     spread over one target-interpreter process per core, so a cold realize does not wait for
-    one wheel after another."""
+    one wheel after another. `python` may be a callable that makes the interpreter: a conda
+    prefix's python exists only once its packages are materialized, which a warm cache skips."""
     found: dict[str, str | None] = {}
     todo: dict[str, list[str]] = {}
     for src in sources:
@@ -104,7 +105,7 @@ def compile_all(
     if todo:
         files = sum(len(names) for names in todo.values())
         row = (progress or silent()).row("compiling bytecode", total=files, noun="file", report="{} compiled")
-        compiled = _compile(store, todo, python, tmp, row.advance)
+        compiled = _compile(store, todo, python() if callable(python) else python, tmp, row.advance)
         for src, manifest_id in compiled.items():
             if manifest_id is not None:
                 db.register_bytecode(src, interpreter_id, manifest_id)

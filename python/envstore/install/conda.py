@@ -20,14 +20,18 @@ from pathlib import Path
 from envstore._core import Store
 from envstore.conda.record import CondaRecord
 from envstore.errors import EnvstoreError
-from envstore.install.bytecode import put_sources
+from envstore._core import remove_tree
+from envstore.install.bytecode import compile_all, put_sources, shipped_pyc_replaced
 from envstore.install.place import BlobBatch, Layout, read_blob
 from envstore.install import prefix
+from envstore.progress import Phase
 from envstore.store import manifest
-from envstore.store.parts import Part, PartKind
+from envstore.store.parts import Part, PartKind, labelled
 
 CONDA_META = "conda-meta"
-CONDA_LAYOUT_VERSION = 1  # bump when a conda prefix's layout changes: it is part of every store path
+# Bump when a conda prefix's layout changes: it is part of every store path. 2: the store's own
+# bytecode for site-packages, replacing the packages' timestamp pycs.
+CONDA_LAYOUT_VERSION = 2
 
 
 class PlaceholderTooLong(EnvstoreError):
@@ -167,8 +171,17 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def place(store: Store, pkg: IngestedConda, dest: Path, py_version: str | None,
-          batch: BlobBatch) -> tuple[list[Part], dict[str, dict]]:
+@dataclass
+class Placed:
+    """One package placed for a prefix: its parts (the CONDA_PREFIX one still without a
+    manifest), the entries this prefix adds for it, and the files it says to copy, never link."""
+
+    parts: list[Part]
+    prefixed: dict[str, dict]
+    copies: list[str]
+
+
+def place(store: Store, pkg: IngestedConda, dest: Path, py_version: str | None, batch: BlobBatch) -> Placed:
     """The package's prefix-independent part (when it has files that are not rewritten) and the
     entries this prefix adds for it (rewritten files, entry points, its conda-meta record); the
     caller stores those as the package's CONDA_PREFIX part once their blobs exist."""
@@ -187,8 +200,16 @@ def place(store: Store, pkg: IngestedConda, dest: Path, py_version: str | None,
     core: dict[str, dict] = {}
     prefixed: dict[str, dict] = {}
     records: list[dict] = []
+    copies: list[str] = []
     for path, entry in entries.items():
         final = _noarch_path(path, site) if noarch_python else path
+        if (py_version and final.startswith(site + "/") and path not in rewrite
+                and shipped_pyc_replaced(path, entries, py_version, lambda: read_blob(store, entry))):
+            # conda's pycs are timestamp ones, valid only with the mtimes conda extracts; the store
+            # compiles its own hash-based pyc for the same path (bytecode_parts)
+            continue
+        if rows.get(path, {}).get("no_link"):
+            copies.append(final)
         row = rows.get(path, {"_path": path, "path_type": "directory" if entry["type"] == "dir" else "hardlink"})
         row["_path"] = final
         if path in rewrite:
@@ -222,7 +243,7 @@ def place(store: Store, pkg: IngestedConda, dest: Path, py_version: str | None,
     if core:
         parts.append(Part(PartKind.CONDA, rec.name, rec.version, manifest.put(store, core), source=pkg.manifest_id))
     parts.append(Part(PartKind.CONDA_PREFIX, rec.name, rec.version, "", source=None))
-    return parts, prefixed
+    return Placed(parts, prefixed, copies)
 
 
 def _prefix_record(pkg: IngestedConda, paths: list[dict]) -> bytes:
@@ -273,33 +294,57 @@ def history(packages: list[IngestedConda]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def assemble(store: Store, dest: Path, packages: list[IngestedConda],
-             py_version: str | None = None, base: dict | None = None) -> list[Part]:
-    """Every part of a conda prefix at `dest`: `base` (an interpreter's venv files, or None for a
-    prefix whose python, if any, is a conda package), each package's parts, and conda-meta."""
-    batch = BlobBatch(store)
-    if py_version is None:
-        python = next((p for p in packages if p.record.name == "python"), None)
-        py_version = ".".join(python.record.version.split(".")[:2]) if python else None
-    placed = []
+def post_link_scripts(packages: list[IngestedConda]) -> list[str]:
+    """"NAME VERSION" of each package that ships a post-link script (conda runs them at
+    install; envstore does not, since a script that edits the prefix would edit shared blobs)."""
+    out = []
     for pkg in packages:
-        parts, prefixed = place(store, pkg, dest, py_version, batch)
-        placed.append((parts, prefixed))
-    meta = {f"{CONDA_META}/history": batch.add(history(packages), False)}
-    batch.flush()  # manifests may name only blobs that exist
-    out: list[Part] = []
-    base_entries = dict(base["entries"]) if base else {}
-    base_entries.update(meta)
-    out.append(Part(PartKind.BASE, None, None, manifest.put(store, base_entries)))
-    for parts, prefixed in placed:
-        for part in parts:
-            if part.kind is PartKind.CONDA_PREFIX:
-                part = Part(PartKind.CONDA_PREFIX, part.package, part.version, manifest.put(store, prefixed))
-            out.append(part)
+        name = pkg.record.name
+        scripts = {f"bin/.{name}-post-link.sh", f"Scripts/.{name}-post-link.bat"}
+        if any(row["_path"] in scripts for row in pkg.paths):
+            out.append(f"{name} {pkg.record.version}")
     return out
 
 
-def noarch_sources(store: Store, parts: list[Part], py_version: str | None) -> list[tuple[str, str, str | None]]:
+def python_version(packages: list[IngestedConda]) -> str | None:
+    """X.Y of the prefix's conda `python`, or None for a prefix without one."""
+    python = next((p for p in packages if p.record.name == "python"), None)
+    return ".".join(python.record.version.split(".")[:2]) if python else None
+
+
+@dataclass
+class Assembled:
+    parts: list[Part]
+    copies: list[str]  # prefix paths the packages mark no_link: copied into the prefix, never linked
+
+
+def assemble(store: Store, db, dest: Path, packages: list[IngestedConda], tmp: Path, wheels: list = (),
+             progress: Phase | None = None) -> Assembled:
+    """Every part of a conda prefix at `dest`: the base (conda-meta/history), each package's
+    parts, the `- pip:` wheels placed into its site-packages, and the store's bytecode for both."""
+    batch = BlobBatch(store)
+    py_version = python_version(packages)
+    placed = [place(store, pkg, dest, py_version, batch) for pkg in packages]
+    meta = {f"{CONDA_META}/history": batch.add(history(packages), False)}
+    batch.flush()  # manifests may name only blobs that exist
+    parts = [Part(PartKind.BASE, None, None, manifest.put(store, meta))]
+    for one in placed:
+        for part in one.parts:
+            if part.kind is PartKind.CONDA_PREFIX:
+                part = Part(PartKind.CONDA_PREFIX, part.package, part.version, manifest.put(store, one.prefixed))
+            parts.append(part)
+    sources = site_sources(store, parts, py_version)
+    if wheels and py_version:
+        wheel_parts, wheel_sources = place_wheels(store, db, dest, list(wheels), py_version)
+        parts += wheel_parts
+        sources += wheel_sources
+    python = next((p for p in packages if p.record.name == "python"), None)
+    if python is not None and any(s for _p, _v, s in sources):
+        parts += bytecode_parts(store, db, parts, sources, python, tmp, progress)
+    return Assembled(parts, sorted(c for one in placed for c in one.copies))
+
+
+def site_sources(store: Store, parts: list[Part], py_version: str | None) -> list[tuple[str, str, str | None]]:
     """(package, version, sources manifest) of each conda package's prefix-independent files
     below site-packages: what bytecode is compiled from, per (content, interpreter) as for wheels."""
     if not py_version:
@@ -313,7 +358,46 @@ def noarch_sources(store: Store, parts: list[Part], py_version: str | None) -> l
     return out
 
 
-def place_wheels(store: Store, db, dest: Path, wheels: list, py_version: str) -> tuple[list[Part], list[tuple[str, str, str | None]]]:
+def bytecode_parts(store: Store, db, parts: list[Part], sources: list[tuple[str, str, str | None]],
+                   python: IngestedConda, tmp: Path, progress: Phase | None = None) -> list[Part]:
+    """The store's bytecode for each sources manifest, compiled by the prefix's own conda python
+    (once per sources and python package, then shared like a wheel's). That python runs from a
+    scratch copy of the prefix made only when something is not compiled yet: the prefix itself
+    is published read-only and complete, bytecode included."""
+    scratch = tmp / "python-for-bytecode"
+
+    def interpreter() -> Path:
+        if scratch.exists():
+            remove_tree(scratch)
+        store.materialize(labelled(parts), scratch)
+        return scratch / "bin" / "python"
+
+    try:
+        compiled = compile_all(store, db, [s for _p, _v, s in sources], interpreter,
+                               f"conda:{python.record.sha256}", tmp, progress)
+        return [Part(PartKind.BYTECODE, pkg, version, m) for (pkg, version, _s), m in zip(sources, compiled) if m]
+    finally:
+        if scratch.exists():
+            remove_tree(scratch)
+
+
+def from_store(store: Store, manifest_id: str, sha256: str, filename: str, url: str, size: int | None
+               ) -> IngestedConda:
+    """A package of a realized prefix again, from what the store keeps of it (verify --repair
+    places it anew): its source manifest's info files and its artifact row. The channel is the
+    URL's base, as a solve records it; a rewritten file placed from a record that differed
+    would hash differently, so repair restores only what hashes to the name it had."""
+    entries = manifest.entries(store, manifest_id)
+    index = json.loads(read_blob(store, entries["info/index.json"]).decode())
+    tail = f"/{index.get('subdir', '')}/{filename}"
+    channel = url[: -len(tail)] if url.endswith(tail) else url.rsplit("/", 2)[0]
+    record = CondaRecord.from_json({**index, "channel": channel.rstrip("/"), "url": url, "sha256": sha256,
+                                    "size": size, "fn": filename, "noarch": index.get("noarch") or ""})
+    return IngestedConda.load(store, record, manifest_id)
+
+
+def place_wheels(store: Store, db, dest: Path, wheels: list, py_version: str
+                 ) -> tuple[list[Part], list[tuple[str, str, str | None]]]:
     """The `- pip:` wheels placed into the conda prefix's site-packages (the wheel route's own
     cached placement per (wheel, python X.Y)), scripts naming the prefix's bin/python; and the
     sources each one's bytecode is compiled from."""

@@ -10,10 +10,11 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable, Protocol, Sequence
 
 from envstore._core import Store, remove_tree
 from envstore.install.bytecode import compile_all, put_sources
@@ -181,10 +182,11 @@ def _warn_copied(dest: Path, files: int, fallbacks: list[tuple[str, int]]) -> No
 
 
 def publish(store: Store, parts: list[Part], dest: Path, tmp: Path,
-            progress: Phase | None = None, replace: bool = False) -> bool:
+            progress: Phase | None = None, replace: bool = False, copies: Sequence[str] = ()) -> bool:
     """Materialize into tmp, then publish_tree to dest. False when dest already existed
     (a concurrent realize of the same lock won): the caller then uses theirs. `replace`
-    swaps out an existing dest (repair)."""
+    swaps out an existing dest (repair). `copies`: prefix paths that get a copy of their blob
+    instead of a hardlink (conda's no_link)."""
     build = tmp / f"prefix-{dest.name}-{os.getpid()}"
     if build.exists():
         remove_tree(build)
@@ -193,7 +195,18 @@ def publish(store: Store, parts: list[Part], dest: Path, tmp: Path,
     linking.finish(placed.files)
     if placed.link_fallbacks:
         _warn_copied(dest, placed.files, placed.link_fallbacks)
+    for path in copies:
+        _unlink_from_blob(build / path)
     return publish_tree(build, dest, store_root=Path(store.root), replace=replace)
+
+
+def _unlink_from_blob(path: Path) -> None:
+    """Replace a hardlinked file with a copy of the same bytes and mode (a symlink stays)."""
+    if path.is_symlink() or not path.is_file():
+        return
+    copy = path.with_name(f".{path.name}.copy-{os.getpid()}")
+    shutil.copy2(path, copy)
+    os.replace(copy, path)
 
 
 def ensure_prefix(db: StoreDB, root: Path, dest: Path, make: Callable[[], None]) -> None:

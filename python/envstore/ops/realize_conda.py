@@ -253,15 +253,16 @@ def _build(store, db: StoreDB, root: Path, dest: Path, env: CondaEnv, records: l
         packages = _ensure_packages(store, db, records, tmp, info, offline)
         wheels = ensure_wheels(store, db, pip, tmp, info, offline) if pip is not None and ensure_wheels else []
         settings.test_hook("conda.after_ingest")
+        scripted = placing.post_link_scripts(packages)
+        if scripted:
+            info(f"warning: post-link scripts are not run: {', '.join(scripted)} "
+                 "(what they would set up in the prefix is missing)")
         with phase(info, f"building {dest.name} ({plural(len(packages), 'conda package')})") as ph:
             try:
-                parts = placing.assemble(store, dest, packages)
-                if wheels:
-                    python = next(p for p in packages if p.record.name == "python")
-                    xy = ".".join(python.record.version.split(".")[:2])
-                    parts += placing.place_wheels(store, db, dest, wheels, xy)[0]
+                assembled = placing.assemble(store, db, dest, packages, tmp, wheels, ph)
+                parts = assembled.parts
                 settings.test_hook("prefix.before_rename")
-                publish(store, parts, dest, tmp, progress=ph)
+                publish(store, parts, dest, tmp, progress=ph, copies=assembled.copies)
             except OSError as e:
                 raise while_doing(e, f"building {dest.name}") from None
             ph.summary = f"built {dest.name}"

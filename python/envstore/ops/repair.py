@@ -10,6 +10,7 @@ from pathlib import Path
 
 from envstore._core import Store, remove_tree
 from envstore.index.fetch import WheelRef, fetch_all
+from envstore.install import conda as placing
 from envstore.install.conda import reingest_conda
 from envstore.install.prefix import IngestedWheel, assemble, publish
 from envstore.install.wheel import ingest_wheel
@@ -80,21 +81,24 @@ def repair(store: Store, db: StoreDB, findings: Findings, tmp: Path) -> list[str
 
 
 def _rebuild(store: Store, db: StoreDB, row: PrefixRow, tmp: Path) -> None:
-    if conda_packages(row.parts):  # issue 15: a conda prefix is its recorded parts, materialized again
-        work = tmp / f"rebuild-{Path(row.path).name[:12]}"
-        work.mkdir(parents=True, exist_ok=True)
-        publish(store, row.parts, Path(row.path), work, replace=True)
-        remove_tree(work)
-        return
-    interpreter = next((i for i in list_interpreters(store) if str(i.store_path) == row.interpreter), None)
-    if interpreter is None:
-        raise FileNotFoundError(f"interpreter {row.interpreter} of {row.path} is no longer in the store")
-    artifacts = {a.manifest_id: a for a in db.artifacts()}
-    wheels = [IngestedWheel(p.package, artifacts[p.source].filename, p.source, p.version) for p in packages(row.parts)]
     dest = Path(row.path)
     work = tmp / f"rebuild-{dest.name[:12]}"
     work.mkdir(parents=True, exist_ok=True)
-    parts = assemble(store, db, dest, wheels, interpreter, work)
-    publish(store, parts, dest, work, replace=True)  # the damaged tree is retired into tmp/
+    artifacts = {a.manifest_id: a for a in db.artifacts()}
+    wheels = [IngestedWheel(p.package, artifacts[p.source].filename, p.source, p.version) for p in packages(row.parts)]
+    if conda_packages(row.parts):
+        # issue 15: placed again from its packages, so files rewritten for this prefix, its
+        # conda-meta records and its bytecode are made again, not only linked
+        conda = sorted((placing.from_store(store, m, a.sha256, a.filename, a.url, a.size or None)
+                        for m in row.sources if (a := artifacts.get(m)) is not None
+                        and a.filename.endswith((".conda", ".tar.bz2"))), key=lambda p: p.record.name)
+        assembled = placing.assemble(store, db, dest, conda, work, wheels)
+        parts, copies = assembled.parts, assembled.copies
+    else:
+        interpreter = next((i for i in list_interpreters(store) if str(i.store_path) == row.interpreter), None)
+        if interpreter is None:
+            raise FileNotFoundError(f"interpreter {row.interpreter} of {row.path} is no longer in the store")
+        parts, copies = assemble(store, db, dest, wheels, interpreter, work), []
+    publish(store, parts, dest, work, replace=True, copies=copies)  # the damaged tree is retired into tmp/
     db.replace_prefix_parts(row.path, parts)  # what is there now, as records even if the row held labels
     remove_tree(work)
