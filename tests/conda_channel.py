@@ -8,8 +8,9 @@ No public channel is reachable from the test machines, so the packages are the m
 - `demotool`: an executable linked against libdemo, loading it from the prefix's `lib/`; it prints
   the prefix libdemo has compiled in and a sum computed by the library.
 - `demopy`: a `noarch: python` package with a console-script entry point.
-- `python`: a stand-in for conda's python package (see PYTHON below), so `noarch: python`
-  packages are placed and their entry points run in a prefix with no store interpreter.
+- `demoext`: a C extension module compiled for one Python ABI (the interpreter running the tests).
+- `python`: conda's python package made from the CPython running the tests (see
+  write_python_package), so a fully conda prefix runs a real interpreter of its own.
 
 Building takes a few seconds, so `built_channel` makes the channel once per session.
 """
@@ -22,6 +23,7 @@ import functools
 import hashlib
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -80,35 +82,106 @@ build:
     printf 'import sys\\nfrom demopy import VERSION\\n\\ndef main():\\n    print("demopy", VERSION, sys.prefix)\\n' > $PREFIX/site-packages/demopy/cli.py
 """
 
-# A stand-in for conda's `python`: `bin/python` runs this machine's interpreter (the one running
-# the tests) with the prefix's site-packages first on its path. The script names its own prefix,
-# so it is a text-placeholder file too. Building a full CPython package would copy ~100 MB.
-PYTHON = """\
+# An extension module built for one Python ABI (the interpreter running the tests), as conda
+# packages of compiled Python code are: it needs that python and no other.
+DEMOEXT = """\
 package:
-  name: python
-  version: "{version}"
+  name: demoext
+  version: "0.2.0"
 build:
   number: 0
-  string: envstore_stub_0
+  string: {abi}_0
   script: |
-    mkdir -p $PREFIX/bin $PREFIX/lib/python{xy}/site-packages
-    printf '#!/bin/sh\\nPYTHONPATH="%s/lib/python{xy}/site-packages${{PYTHONPATH:+:$PYTHONPATH}}" exec {executable} "$@"\\n' "$PREFIX" > $PREFIX/bin/python
-    chmod +x $PREFIX/bin/python
-    ln -s python $PREFIX/bin/python3
+    mkdir -p $PREFIX/lib/python{xy}/site-packages/demoext
+    cc -shared -fPIC -O1 -I{include} -o $PREFIX/lib/python{xy}/site-packages/demoext/_ext{suffix} $RECIPE_DIR/ext.c
+    printf 'from demoext._ext import add\\n' > $PREFIX/lib/python{xy}/site-packages/demoext/__init__.py
+requirements:
+  run:
+    - python >={xy},<{next_xy}
+"""
+
+EXT_C = """\
+#include <Python.h>
+static PyObject *add(PyObject *self, PyObject *args) {
+    long a, b;
+    if (!PyArg_ParseTuple(args, "ll", &a, &b)) return NULL;
+    return PyLong_FromLong(a + b);
+}
+static PyMethodDef methods[] = {{"add", add, METH_VARARGS, "a + b"}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_ext", NULL, -1, methods};
+PyMODINIT_FUNC PyInit__ext(void) { return PyModule_Create(&module); }
 """
 
 
-def _python_recipe() -> str:
-    import sys
+def _demoext_recipe() -> str:
+    import sysconfig
 
-    xy = f"{sys.version_info.major}.{sys.version_info.minor}"
-    version = ".".join(str(p) for p in sys.version_info[:3])
-    return PYTHON.format(version=version, xy=xy, executable=Path(sys.executable).resolve())
+    major, minor = sys.version_info[:2]
+    return DEMOEXT.format(xy=f"{major}.{minor}", next_xy=f"{major}.{minor + 1}", abi=f"py{major}{minor}",
+                          include=sysconfig.get_paths()["include"], suffix=sysconfig.get_config_var("EXT_SUFFIX"))
 
 
-RECIPES = {"libdemo": LIBDEMO, "demotool": DEMOTOOL, "demopy": DEMOPY}
+RECIPES = {"libdemo": LIBDEMO, "demotool": DEMOTOOL, "demopy": DEMOPY, "demoext": _demoext_recipe}
+RECIPE_FILES = {"demoext": {"ext.c": EXT_C}}
 # Built in this order: demotool's host environment is solved from the channel holding libdemo.
-ORDER = ("libdemo", "demotool", "demopy", "python")
+# `python` is not built by rattler-build: see write_python_package.
+ORDER = ("libdemo", "demotool", "demopy", "demoext", "python")
+
+# Left out of the python package: what a conda python splits into other packages or does not
+# need to run (tests, GUI toolkits), caches, and whatever was installed into site-packages.
+PYTHON_SKIPS = {"site-packages", "dist-packages", "__pycache__", "test", "tests", "idlelib", "tkinter",
+                "turtledemo", "ensurepip", "lib2to3"}
+
+
+def write_python_package(root: Path) -> Path:
+    """conda's `python` made from this machine's CPython (the one running the tests): its
+    executable, libpython when it is a shared build, and its standard library, with the
+    executable's RUNPATH made `$ORIGIN/../lib` as conda's python has it. Written directly in the
+    `.conda` format (info/index.json, info/paths.json): rattler-build takes ~2 minutes over the
+    ~2,000 files of a standard library, the rest of the channel a few seconds."""
+    import sysconfig
+    import tempfile
+
+    major, minor = sys.version_info[:2]
+    xy = f"{major}.{minor}"
+    version = ".".join(str(p) for p in sys.version_info[:3])
+    base = Path(sys.base_prefix)
+    stdlib = Path(sysconfig.get_paths(vars={"installed_base": str(base), "base": str(base)})["stdlib"])
+    with tempfile.TemporaryDirectory() as tmp:
+        stage = Path(tmp)
+        (stage / "bin").mkdir()
+        (stage / "lib").mkdir()
+        shutil.copy2(Path(sys.executable).resolve(), stage / "bin" / f"python{xy}")
+        (stage / "bin" / "python").symlink_to(f"python{xy}")
+        (stage / "bin" / "python3").symlink_to(f"python{xy}")
+        if sysconfig.get_config_var("Py_ENABLE_SHARED"):
+            for lib in Path(sysconfig.get_config_var("LIBDIR")).glob(f"libpython{xy}*.so*"):
+                shutil.copy2(lib, stage / "lib" / lib.name, follow_symlinks=False)
+        shutil.copytree(stdlib, stage / "lib" / f"python{xy}", symlinks=True,
+                        ignore=lambda _d, names: [n for n in names if n in PYTHON_SKIPS or n.startswith("config-")])
+        (stage / "lib" / f"python{xy}" / "site-packages").mkdir()
+        from envstore.interpreters.relocate import patchelf_path
+
+        subprocess.run([patchelf_path(), "--set-rpath", "$ORIGIN/../lib", str(stage / "bin" / f"python{xy}")],
+                       check=True)
+        pkg, rows = [], []
+        for path in sorted(p for p in stage.rglob("*") if p.is_symlink() or p.is_file()):
+            rel = path.relative_to(stage).as_posix()
+            if path.is_symlink():
+                pkg.append(symlink_member(rel, os.readlink(path)))
+                rows.append({"_path": rel, "path_type": "softlink"})
+            else:
+                data = path.read_bytes()
+                pkg.append(file_member(rel, data, path.stat().st_mode & 0o777))
+                rows.append(paths_row(rel, data))
+    build = f"envstore_cpython_{major}{minor}_0"
+    index = {"name": "python", "version": version, "build": build, "build_number": 0, "subdir": "linux-64",
+             "arch": "x86_64", "platform": "linux", "depends": [], "license": "PSF-2.0",
+             "timestamp": 1767225600000}
+    info = [file_member("info/index.json", json.dumps(index).encode()),
+            file_member("info/paths.json", json.dumps({"paths": rows, "paths_version": 1}).encode())]
+    (root / "linux-64").mkdir(exist_ok=True)
+    return write_package(root / "linux-64" / f"python-{version}-{build}.conda", info, pkg)
 
 
 @dataclass(frozen=True)
@@ -139,9 +212,16 @@ def build_channel(root: Path) -> CondaChannel:
     work = root.parent / f"{root.name}-recipes"
     packages: dict[str, Path] = {}
     for name in ORDER:
+        if name == "python":
+            packages[name] = write_python_package(root)
+            _index(root)
+            continue
         recipe_dir = work / name
         recipe_dir.mkdir(parents=True, exist_ok=True)
-        (recipe_dir / "recipe.yaml").write_text(RECIPES[name] if name in RECIPES else _python_recipe())
+        recipe = RECIPES[name]
+        (recipe_dir / "recipe.yaml").write_text(recipe() if callable(recipe) else recipe)
+        for file, text in RECIPE_FILES.get(name, {}).items():
+            (recipe_dir / file).write_text(text)
         recipe = rattler_build.Stage0Recipe.from_file(recipe_dir / "recipe.yaml")
         out = work / "out"
         results = recipe.run_build(output_dir=out, channels=[root.as_uri()], no_include_recipe=True)

@@ -200,12 +200,19 @@ def test_classic_gpu_env_file_shape_resolves(gpu_channels: Path, store_root: Pat
 
 
 def test_noarch_python_with_a_conda_python(conda_channel, store_root: Path, tmp_path: Path) -> None:
-    """A fully conda prefix: its python is a conda package (the channel's stand-in), and a
-    noarch: python package is placed under lib/pythonX.Y/site-packages with its entry point."""
+    """A fully conda prefix: its python is a conda package (made from the CPython running the
+    tests), a noarch: python package is placed under lib/pythonX.Y/site-packages with its entry
+    point, and an extension module built for that python's ABI imports."""
     env = conda_env(tmp_path, conda_channel.root.parent.as_uri())
-    text = "name: py\nchannels: [channel]\ndependencies:\n  - python\n  - channel::demopy\n"
+    text = "name: py\nchannels: [channel]\ndependencies:\n  - python\n  - channel::demopy\n  - demoext\n"
     prefix, _ = realized(write_env(tmp_path / "p", text), store_root, env)
     xy = f"{sys.version_info.major}.{sys.version_info.minor}"
+    ran = subprocess.run([prefix / "bin" / "python", "-c", "import demoext, sys; print(demoext.add(2, 3), sys.prefix)"],
+                         capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == f"5 {prefix}\n"
+    stdlib_pyc = prefix / "lib" / f"python{xy}" / "__pycache__" / f"os.{sys.implementation.cache_tag}.pyc"
+    assert int.from_bytes(stdlib_pyc.read_bytes()[4:8], "little") == 1  # the store's, hash-based
     assert (prefix / "lib" / f"python{xy}" / "site-packages" / "demopy" / "cli.py").is_file()
     assert not (prefix / "site-packages").exists()
     script = (prefix / "bin" / "demopy").read_text()

@@ -203,10 +203,10 @@ def place(store: Store, pkg: IngestedConda, dest: Path, py_version: str | None, 
     copies: list[str] = []
     for path, entry in entries.items():
         final = _noarch_path(path, site) if noarch_python else path
-        if (py_version and final.startswith(site + "/") and path not in rewrite
+        if (py_version and final.startswith(f"lib/python{py_version}/") and path not in rewrite
                 and shipped_pyc_replaced(path, entries, py_version, lambda: read_blob(store, entry))):
-            # conda's pycs are timestamp ones, valid only with the mtimes conda extracts; the store
-            # compiles its own hash-based pyc for the same path (bytecode_parts)
+            # conda's pycs are timestamp ones, valid only with the mtimes conda extracts (store
+            # files have mtime 1); the store compiles its own hash-based pyc there (bytecode_parts)
             continue
         if rows.get(path, {}).get("no_link"):
             copies.append(final)
@@ -333,7 +333,7 @@ def assemble(store: Store, db, dest: Path, packages: list[IngestedConda], tmp: P
             if part.kind is PartKind.CONDA_PREFIX:
                 part = Part(PartKind.CONDA_PREFIX, part.package, part.version, manifest.put(store, one.prefixed))
             parts.append(part)
-    sources = site_sources(store, parts, py_version)
+    sources = lib_sources(store, parts, py_version)
     if wheels and py_version:
         wheel_parts, wheel_sources = place_wheels(store, db, dest, list(wheels), py_version)
         parts += wheel_parts
@@ -344,17 +344,17 @@ def assemble(store: Store, db, dest: Path, packages: list[IngestedConda], tmp: P
     return Assembled(parts, sorted(c for one in placed for c in one.copies))
 
 
-def site_sources(store: Store, parts: list[Part], py_version: str | None) -> list[tuple[str, str, str | None]]:
+def lib_sources(store: Store, parts: list[Part], py_version: str | None) -> list[tuple[str, str, str | None]]:
     """(package, version, sources manifest) of each conda package's prefix-independent files
-    below site-packages: what bytecode is compiled from, per (content, interpreter) as for wheels."""
+    below lib/pythonX.Y (site-packages, and the standard library of `python` itself): what
+    bytecode is compiled from, per (content, interpreter) as for wheels."""
     if not py_version:
         return []
-    site = f"lib/python{py_version}/site-packages"
     out = []
     for part in parts:
         if part.kind is PartKind.CONDA and part.manifest:
             out.append((part.package or "", part.version or "",
-                        put_sources(store, manifest.entries(store, part.manifest), site)))
+                        put_sources(store, manifest.entries(store, part.manifest), f"lib/python{py_version}")))
     return out
 
 
