@@ -241,34 +241,90 @@ def test_noarch_python_with_a_conda_python(conda_channel, store_root: Path, tmp_
     assert other != prefix and twin.stat().st_ino == pyc.stat().st_ino
 
 
-def test_no_link_files_are_copies_and_post_link_scripts_are_named(conda_channel, store_root: Path,
-                                                                  tmp_path: Path) -> None:
-    """A file paths.json marks no_link gets its own copy in the prefix (every other file stays a
-    hardlink of its blob); a package that ships a post-link script is named on stderr, and its
-    script is not run."""
+def _libdemo_with(conda_channel, directory: Path, script: bytes) -> Path:
+    """An @EXPLICIT list of one libdemo edited to ship `script` as its post-link script and to
+    mark include/demo.h no_link."""
+    import hashlib
+
     from conda_channel import file_member, paths_json, paths_row, read_members, with_paths_json, write_package
 
-    script = b'#!/bin/sh\ntouch "$PREFIX/post-link-ran"\n'
     info, pkg = read_members(conda_channel.packages["libdemo"])
     paths = paths_json(info)
     for row in paths["paths"]:
         if row["_path"] == "include/demo.h":
             row["no_link"] = True
     paths["paths"].append(paths_row("bin/.libdemo-post-link.sh", script))
-    edited = write_package(tmp_path / conda_channel.packages["libdemo"].name, with_paths_json(info, paths),
+    directory.mkdir(parents=True)
+    edited = write_package(directory / conda_channel.packages["libdemo"].name, with_paths_json(info, paths),
                            pkg + [file_member("bin/.libdemo-post-link.sh", script, 0o755)])
-    import hashlib
-
-    listed = tmp_path / "x" / "explicit.txt"
-    listed.parent.mkdir()
+    listed = directory / "explicit.txt"
     listed.write_text("@EXPLICIT\n" f"{edited.as_uri()}#sha256:{hashlib.sha256(edited.read_bytes()).hexdigest()}\n")
+    return listed
+
+
+POST_LINK = b"""#!/bin/sh
+mkdir -p "$PREFIX/share/libdemo"
+printf 'prefix=%s\\n' "$PREFIX" > "$PREFIX/share/libdemo/post-link.txt"
+echo "libdemo is set up for $PKG_NAME $PKG_VERSION" >> "$PREFIX/.messages.txt"
+"""
+
+
+def test_no_link_files_are_copies_and_post_link_scripts_run_only_when_asked(conda_channel, store_root: Path,
+                                                                          tmp_path: Path) -> None:
+    """A file paths.json marks no_link gets its own copy in the prefix (every other file stays a
+    hardlink of its blob). A post-link script is not run by default, and the package is named on
+    stderr; asked to run it, envstore runs it in a copy of the prefix and keeps what it added,
+    rewritten for the store path, in another store path; conda's .messages.txt is printed."""
+    listed = _libdemo_with(conda_channel, tmp_path / "x", POST_LINK)
     env = conda_env(tmp_path, conda_channel.root.parent.as_uri())
     prefix, stderr = realized(listed, store_root, env)
     assert "post-link scripts are not run: libdemo 1.0.0" in stderr, stderr
-    assert not (prefix / "post-link-ran").exists()
+    assert not (prefix / "share" / "libdemo").exists()
     assert (prefix / "include" / "demo.h").stat().st_nlink == 1
-    assert (prefix / "lib" / "pkgconfig").is_dir() and (prefix / "bin" / ".libdemo-post-link.sh").stat().st_nlink > 1
+    assert (prefix / "bin" / ".libdemo-post-link.sh").stat().st_nlink > 1
     assert run_store("verify", store_root=store_root).returncode == 0
+
+    ran, stderr = realized(listed, store_root, dict(env, ENVSTORE_RUN_POST_LINK_SCRIPTS="1"))
+    assert ran != prefix
+    assert "libdemo: libdemo is set up for libdemo 1.0.0" in stderr, stderr
+    assert (ran / "share" / "libdemo" / "post-link.txt").read_text() == f"prefix={ran}\n"
+    assert not (ran / ".messages.txt").exists()
+    assert (ran / "include" / "demo.h").stat().st_nlink == 1
+    assert run_store("verify", store_root=store_root).returncode == 0
+    assert not list((store_root / "tmp").glob("*/post-link"))
+
+
+@pytest.mark.parametrize(("script", "message"), [
+    pytest.param(b"#!/bin/sh\necho 'cannot configure demo' >&2\nexit 3\n",
+                 "the post-link script of libdemo 1.0.0 failed (exit 3):\ncannot configure demo", id="fails"),
+    pytest.param(b'#!/bin/sh\necho "/* more */" >> "$PREFIX/include/demo.h"\n',
+                 "a post-link script changed include/demo.h", id="changes-a-file"),
+    pytest.param(b'#!/bin/sh\nrm "$PREFIX/lib/pkgconfig/demo.pc"\n',
+                 "a post-link script removed lib/pkgconfig/demo.pc", id="removes-a-file"),
+])
+def test_post_link_script_that_fails_or_edits_is_refused(conda_channel, store_root: Path, tmp_path: Path,
+                                                          script: bytes, message: str) -> None:
+    listed = _libdemo_with(conda_channel, tmp_path / "x", script)
+    env = dict(conda_env(tmp_path, conda_channel.root.parent.as_uri()), ENVSTORE_RUN_POST_LINK_SCRIPTS="1")
+    proc = realize(listed, store_root, env)
+    assert proc.returncode == 1, proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert prefixes(store_root) == []
+    assert run_store("verify", store_root=store_root).returncode == 0
+
+
+def test_crash_after_post_link_scripts_leaves_a_store_that_gc_cleans(conda_channel, store_root: Path,
+                                                                     tmp_path: Path) -> None:
+    """A crash point for the post-link writer: its blobs written, nothing published yet."""
+    listed = _libdemo_with(conda_channel, tmp_path / "x", POST_LINK)
+    env = dict(conda_env(tmp_path, conda_channel.root.parent.as_uri()), ENVSTORE_RUN_POST_LINK_SCRIPTS="1")
+    crashed = realize(listed, store_root, dict(env, _ENVSTORE_TEST_CRASH_AT="conda.after_post_link"))
+    assert crashed.returncode == -9, crashed.stderr
+    assert run_store("gc", store_root=store_root).returncode == 0
+    assert prefixes(store_root) == [] and not list((store_root / "tmp").glob("*"))
+    assert run_store("verify", store_root=store_root).returncode == 0
+    prefix, _ = realized(listed, store_root, env)
+    assert (prefix / "share" / "libdemo" / "post-link.txt").read_text() == f"prefix={prefix}\n"
 
 
 @pytest.mark.parametrize("point", ["conda.after_ingest", "prefix.before_rename", "prefix.after_rename"])

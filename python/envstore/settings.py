@@ -87,6 +87,11 @@ ALLOW_UNSIGNED = EnvVar(
     "Set to 1 to accept a cache's records that no trusted key signed (as --allow-unsigned); 0 turns "
     "`allow-unsigned` of the config file off.",
 )
+RUN_POST_LINK_SCRIPTS = EnvVar(
+    "ENVSTORE_RUN_POST_LINK_SCRIPTS",
+    "Set to 1 to run conda packages' post-link scripts (as an env file's `post-link-scripts: run`); "
+    "they are skipped by default.",
+)
 AWS_ACCESS_KEY_ID = EnvVar("AWS_ACCESS_KEY_ID", "S3 access key of an s3:// cache.")
 AWS_SECRET_ACCESS_KEY = EnvVar("AWS_SECRET_ACCESS_KEY", "S3 secret key of an s3:// cache.")
 AWS_SESSION_TOKEN = EnvVar("AWS_SESSION_TOKEN", "S3 session token of an s3:// cache (temporary credentials).")

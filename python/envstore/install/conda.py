@@ -263,7 +263,7 @@ def _prefix_record(pkg: IngestedConda, paths: list[dict]) -> bytes:
 
 
 def store_path_digest(records: list[CondaRecord], interpreter: dict | None = None,
-                      pip: list[list[str]] | None = None) -> str:
+                      pip: list[list[str]] | None = None, post_link: bool = False) -> str:
     """Input-addressed, like the wheel route's: the locked conda packages (and the store
     interpreter, when one provides python, and the wheels of the `- pip:` list), never where
     the store lives."""
@@ -277,6 +277,8 @@ def store_path_digest(records: list[CondaRecord], interpreter: dict | None = Non
     }
     if pip:  # only then: the store paths of conda envs without a pip half stay what they were
         payload["pip"] = sorted(pip)
+    if post_link:  # likewise: what post-link scripts add makes another prefix
+        payload["post-link-scripts"] = "run"
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).digest()
     return base64.b32encode(digest).decode().lower().rstrip("=")[:32]
 
@@ -295,15 +297,10 @@ def history(packages: list[IngestedConda]) -> bytes:
 
 
 def post_link_scripts(packages: list[IngestedConda]) -> list[str]:
-    """"NAME VERSION" of each package that ships a post-link script (conda runs them at
-    install; envstore does not, since a script that edits the prefix would edit shared blobs)."""
-    out = []
-    for pkg in packages:
-        name = pkg.record.name
-        scripts = {f"bin/.{name}-post-link.sh", f"Scripts/.{name}-post-link.bat"}
-        if any(row["_path"] in scripts for row in pkg.paths):
-            out.append(f"{name} {pkg.record.version}")
-    return out
+    """"NAME VERSION" of each package that ships a post-link script."""
+    from envstore.install.post_link import has_script  # lazy: only realize asks
+
+    return [f"{p.record.name} {p.record.version}" for p in packages if has_script(p)]
 
 
 def python_version(packages: list[IngestedConda]) -> str | None:

@@ -232,12 +232,14 @@ def realize_conda(env_file: Path, store: Any, frozen: bool, out_link: bool, info
     if pip is not None and wheels is None:
         raise CondaRealizeError(f"{env_file.name}: the `- pip:` half needs the wheel route's installer")
     ensure_wheels, lock_identity = wheels or (None, None)
-    dest = store_path(root, env.name, placing.store_path_digest(records, pip=lock_identity(pip) if pip else None))
+    post_link = env.post_link_scripts or settings.RUN_POST_LINK_SCRIPTS.get() == "1"
+    dest = store_path(root, env.name, placing.store_path_digest(records, pip=lock_identity(pip) if pip else None,
+                                                                post_link=post_link))
     with StoreSession(root, "shared", store=store, timeout=lock_timeout,
                       on_wait=lambda: info("waiting for the store lock (a gc is running) ...")) as session:
         db = session.db
         ensure_prefix(db, root, dest, lambda: _build(store, db, root, dest, env, records, info, pip, ensure_wheels,
-                                                     offline))
+                                                     offline, post_link))
         link = add_out_link(db, env_file, env.name, dest, info) if out_link else None
     if link is not None and not is_explicit(env_file):  # the fast path answers next time, as for wheels
         remember(env_file, lock_path_for(env_file), dest, link)
@@ -246,7 +248,8 @@ def realize_conda(env_file: Path, store: Any, frozen: bool, out_link: bool, info
 
 
 def _build(store, db: StoreDB, root: Path, dest: Path, env: CondaEnv, records: list[CondaRecord],
-           info: Info, pip: Lock | None = None, ensure_wheels: Callable | None = None, offline: bool = False) -> None:
+           info: Info, pip: Lock | None = None, ensure_wheels: Callable | None = None, offline: bool = False,
+           post_link: bool = False) -> None:
     tmp = layout.tmp_dir(root) / f"realize-{os.getpid()}-{dest.name[:12]}"
     tmp.mkdir(parents=True, exist_ok=True)
     try:
@@ -254,13 +257,18 @@ def _build(store, db: StoreDB, root: Path, dest: Path, env: CondaEnv, records: l
         wheels = ensure_wheels(store, db, pip, tmp, info, offline) if pip is not None and ensure_wheels else []
         settings.test_hook("conda.after_ingest")
         scripted = placing.post_link_scripts(packages)
-        if scripted:
-            info(f"warning: post-link scripts are not run: {', '.join(scripted)} "
-                 "(what they would set up in the prefix is missing)")
+        if scripted and not post_link:
+            info(f"warning: post-link scripts are not run: {', '.join(scripted)} (what they would set up "
+                 "in the prefix is missing; `envstore: {post-link-scripts: run}` runs them)")
         with phase(info, f"building {dest.name} ({plural(len(packages), 'conda package')})") as ph:
             try:
                 assembled = placing.assemble(store, db, dest, packages, tmp, wheels, ph)
                 parts = assembled.parts
+                if scripted and post_link:
+                    from envstore.install.post_link import run_scripts  # lazy: only when asked
+
+                    parts += run_scripts(store, parts, packages, dest, tmp, info)
+                    settings.test_hook("conda.after_post_link")
                 settings.test_hook("prefix.before_rename")
                 publish(store, parts, dest, tmp, progress=ph, copies=assembled.copies)
             except OSError as e:

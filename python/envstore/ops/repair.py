@@ -16,7 +16,7 @@ from envstore.install.prefix import IngestedWheel, assemble, publish
 from envstore.install.wheel import ingest_wheel
 from envstore.interpreters import list_interpreters
 from envstore.store.db import PrefixRow, StoreDB
-from envstore.store.parts import conda_packages, packages
+from envstore.store.parts import PartKind, conda_packages, packages
 
 
 @dataclass
@@ -93,7 +93,9 @@ def _rebuild(store: Store, db: StoreDB, row: PrefixRow, tmp: Path) -> None:
                         for m in row.sources if (a := artifacts.get(m)) is not None
                         and a.filename.endswith((".conda", ".tar.bz2"))), key=lambda p: p.record.name)
         assembled = placing.assemble(store, db, dest, conda, work, wheels)
-        parts, copies = assembled.parts, assembled.copies
+        # what post-link scripts added is kept as recorded: running them again could add other bytes
+        parts = assembled.parts + [p for p in row.parts if p.kind is PartKind.POST_LINK]
+        copies = assembled.copies
     else:
         interpreter = next((i for i in list_interpreters(store) if str(i.store_path) == row.interpreter), None)
         if interpreter is None:

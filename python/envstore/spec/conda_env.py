@@ -31,6 +31,7 @@ class CondaEnv:
     specs: tuple[str, ...]  # every conda entry as written (`python=3.11`, `pytorch::pytorch`)
     pip: tuple[str, ...]  # the `- pip:` list
     reason: str  # why the conda route is taken
+    post_link_scripts: bool = False  # `envstore: {post-link-scripts: run}`
 
 
 def _packages_from(doc: Located) -> str | None:
@@ -42,6 +43,17 @@ def _packages_from(doc: Located) -> str | None:
         raise doc.error(("envstore", "packages-from"), f"unknown packages-from {value!r}",
                         "one of: conda (solve from conda channels), pypi (wheels from the Python index)")
     return value
+
+
+def _post_link_scripts(doc: Located) -> bool:
+    section = doc.value.get("envstore") if isinstance(doc.value, dict) else None
+    if not isinstance(section, dict) or "post-link-scripts" not in section:
+        return False
+    value = section["post-link-scripts"]
+    if value not in ("run", "skip"):
+        raise doc.error(("envstore", "post-link-scripts"), f"unknown post-link-scripts {value!r}",
+                        "one of: skip (the default: conda packages' post-link scripts are not run), run")
+    return value == "run"
 
 
 def _entries(doc: Located) -> list[tuple[int, str]]:
@@ -133,7 +145,7 @@ def parse_conda_env(path: Path) -> CondaEnv:
         specs.append(item.strip())
     if pip:  # pip itself is there for the `- pip:` list, which envstore installs without it
         specs = [s for s in specs if _name(s) != "pip"]
-    return CondaEnv(path, name, tuple(channels), tuple(specs), tuple(pip), reason)
+    return CondaEnv(path, name, tuple(channels), tuple(specs), tuple(pip), reason, _post_link_scripts(doc))
 
 
 def pip_spec(env: CondaEnv) -> EnvSpec:

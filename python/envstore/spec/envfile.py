@@ -25,7 +25,7 @@ from envstore.spec.yamlload import Key, Located, load_located
 TOP_KEYS = ("name", "channels", "dependencies", "envstore", "prefix", "variables")
 ENVSTORE_KEYS = ("index-url", "extra-index-urls", "find-links", "no-index", "link-mode", "packages-from",
                  "platforms", "python", "prerelease", "only-binary", "no-binary", "config-settings",
-                 "config-settings-package")
+                 "config-settings-package", "post-link-scripts")
 _WHEEL_URL = re.compile(r"^(?:https?|file)://\S+/(?P<file>[^/\s]+\.whl)(?:#\S*)?$")
 
 

@@ -18,6 +18,7 @@ class PartKind(str, Enum):
     BYTECODE = "bytecode"  # the wheel's .py files compiled for the prefix's interpreter
     CONDA = "conda"  # a conda package's prefix-independent files
     CONDA_PREFIX = "conda-prefix"  # what one prefix adds to a conda package: rewritten files, conda-meta
+    POST_LINK = "post-link"  # what conda post-link scripts added to one prefix (when asked to run them)
 
 
 @dataclass(frozen=True)
