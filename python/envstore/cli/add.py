@@ -113,7 +113,8 @@ def _edit_and_realize(app, env_file: Path | None, edit: Edit, no_realize: bool, 
     # lazy: a command loads its own ops; `store --help` loads none
     from envstore.errors import UsageError
     from envstore.lockfile import lock_path_for
-    from envstore.ops.realize import RealizeOptions, obtain_lock, realize
+    from envstore.ops.realize import RealizeOptions, obtain_lock
+    from envstore.ops.realize_route import realize
     from envstore.spec import SpecError
     from envstore.spec.envfile import parse_env_file
 

@@ -85,7 +85,8 @@ def prefix_for(app: Any, target: str, index: IndexOptions | None = None,
     if not path.is_file():
         raise UsageError(f"no env file or prefix at {target}")
     # lazy: a command loads its own ops; `store --help` loads none
-    from envstore.ops.realize import RealizeOptions, realize
+    from envstore.ops.realize_options import RealizeOptions
+    from envstore.ops.realize_route import realize
     from envstore.project import out_link_of
 
     prefix = realize(path, app.store_root, RealizeOptions(index=index, python=python), app.info)

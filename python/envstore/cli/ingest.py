@@ -10,7 +10,6 @@ import click
 from envstore._core import CondaIngestResult, IngestResult, Store
 from envstore.cli.format import human_bytes
 from envstore.errors import UsageError
-from envstore.install.wheel import ingest_wheel
 from envstore.progress import plural
 
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.zst", ".tzst")
@@ -23,6 +22,9 @@ def ingest_path(store: Store, path: Path) -> IngestResult | CondaIngestResult:
         return store.ingest_dir(path)
     name = path.name.lower()
     if name.endswith(".whl"):
+        # lazy: the wheel reader (packaging's tags) loads only for `store ingest`, not every command
+        from envstore.install.wheel import ingest_wheel
+
         return ingest_wheel(store, path)
     if name.endswith(CONDA_SUFFIXES):
         return store.ingest_conda(path)

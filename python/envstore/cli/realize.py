@@ -38,7 +38,8 @@ def command(app, env_file: Path | None, index: IndexOptions | None, substituters
     prefix alive across `store gc`.
     """
     # lazy: a command loads its own ops; `store --help` loads none
-    from envstore.ops.realize import RealizeOptions, realize
+    from envstore.ops.realize_options import RealizeOptions
+    from envstore.ops.realize_route import realize
 
     env_file = existing_env_file(env_file)
     options = RealizeOptions(frozen=frozen, out_link=not no_out_link, lock_timeout=lock_timeout, index=index,

@@ -41,7 +41,8 @@ def command(app, env_file: Path | None, index: IndexOptions | None, cmd: tuple[s
     first word ending in .yml, .yaml or .toml: store run ci.yml -- pytest
     """
     # lazy: a command loads its own ops; `store --help` loads none
-    from envstore.ops.realize import RealizeOptions, realize
+    from envstore.ops.realize_options import RealizeOptions
+    from envstore.ops.realize_route import realize
 
     if env_file is None and looks_like_env_file(cmd[0]):
         env_file, cmd = Path(cmd[0]), cmd[1:]

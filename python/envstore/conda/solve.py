@@ -10,7 +10,7 @@ import gc
 from pathlib import Path
 
 from envstore.conda.record import CondaRecord
-from envstore.resolve.explain import ResolutionError
+from envstore.resolve.errors import ResolutionError
 
 
 def _noarch(record) -> str:

@@ -15,14 +15,13 @@ from typing import Callable
 
 from envstore._core import Store, remove_tree
 from envstore.errors import EnvstoreError
-from envstore.interpreters.pycs import PYC_FUNCTIONS
 from envstore.progress import Phase, silent
 from envstore.store import manifest, manifest_usable
 from envstore.store.db import StoreDB
 
-# Runs inside the TARGET interpreter (3.6+), after PYC_FUNCTIONS: file list on stdin, pycs
-# written under out_root.
-COMPILE_SCRIPT = PYC_FUNCTIONS + r"""
+# Runs inside the TARGET interpreter (3.6+), after interpreters.pycs' PYC_FUNCTIONS: file list
+# on stdin, pycs written under out_root.
+COMPILE_BODY = r"""
 src_root, out_root = sys.argv[1], sys.argv[2]
 for rel in sys.stdin.read().splitlines():
     try:
@@ -30,6 +29,13 @@ for rel in sys.stdin.read().splitlines():
     except Exception:
         pass  # Python-2-only files, templates: importing them fails with or without a pyc
 """
+
+
+def compile_script() -> str:
+    # lazy: envstore.interpreters loads interpreter discovery, which a cached compile never needs
+    from envstore.interpreters.pycs import PYC_FUNCTIONS
+
+    return PYC_FUNCTIONS + COMPILE_BODY
 
 
 # Files per compiler run: small enough that the largest wheel spreads over every core, large
@@ -138,7 +144,7 @@ def _compile(store: Store, todo: dict[str, list[str]], python: Path, tmp: Path,
 
 def _run_compiler(python: Path, work: Path, files: list[str]) -> None:
     proc = subprocess.run(
-        [str(python), "-E", "-s", "-c", COMPILE_SCRIPT, str(work / "src"), str(work / "out")],
+        [str(python), "-E", "-s", "-c", compile_script(), str(work / "src"), str(work / "out")],
         input="\n".join(files),
         capture_output=True,
         text=True,

@@ -9,13 +9,13 @@ import hashlib
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from envstore.store.db import StoreDB
 from envstore.store import reserve
-from envstore.errors import EnvstoreError, store_write_problem, while_doing
+from envstore.errors import EnvstoreError, while_doing
 from envstore.ops.fastpath import remember
 from envstore.lockfile import Lock, LockedWheel, LockfileError, lock_path_for, read_lock
 from envstore.resolve.stale import is_stale
@@ -23,39 +23,20 @@ from envstore.progress import phase, plural, size
 from envstore.install.prefix import IngestedWheel, assemble, ensure_prefix, publish, store_path, store_path_digest
 from envstore.project import add_out_link
 from envstore.ops.shims import after_realize
-from envstore.store import layout, open_store
+from envstore.store import layout
 from envstore.store.session import StoreSession
 from envstore.install.wheel import ingest_wheel
 from envstore.spec import load_spec
-from envstore.spec.conda_env import conda_route, is_explicit
 from envstore.resolve.fit import interpreter_for_lock
 from envstore._core import remove_tree
 from envstore import settings
-
-if TYPE_CHECKING:  # the index package pulls in the HTTP client, the cache its crypto: not on the already-realized path
-    from envstore.index.config import IndexOptions
-    from envstore.cache.substituters import Substituters
+from envstore.ops.realize_options import RealizeOptions
 
 Info = Callable[[str], None]
 
 
 class RealizeError(EnvstoreError):
     code = "realize"
-
-
-@dataclass(frozen=True)
-class RealizeOptions:
-    frozen: bool = False
-    out_link: bool = True
-    index: IndexOptions | None = None  # the command's index flags; None: none given
-    lock_timeout: float | None = None
-    substituters: Substituters | None = None  # binary caches asked before the index (issue 18)
-    python: str | None = None  # `--python X.Y`: the interpreter to realize for (issue 17)
-
-    @property
-    def offline(self) -> bool:
-        """Fetch nothing: wheels come from the store and its HTTP cache alone."""
-        return self.index is not None and self.index.offline
 
 
 def lock_identity(lock: Lock) -> list[list[str]]:
@@ -142,24 +123,10 @@ def choose_interpreter(store: Any, lock: Lock, info: Info) -> tuple[Any, Lock]:
     return interpreter_for_lock(store, lock, info)
 
 
-def realize(env_file: Path, store_root: Path | None, options: RealizeOptions, info: Info) -> Path:
-    env_file = env_file.absolute()
-    store = open_store(store_root)
+def realize_wheels(env_file: Path, store: Any, options: RealizeOptions, info: Info,
+                   read_only: Exception | None) -> Path:
+    """The wheel route: `read_only` is why the store cannot be written, or None."""
     root = Path(store.root)
-    # RELIABILITY rows 24/25: refuse before changing anything
-    read_only = store_write_problem(root, layout.WRITABLE_PARTS)
-    conda_reason = ("the file is an @EXPLICIT list of conda packages" if is_explicit(env_file)
-                    else conda_route(env_file) if lock_path_for(env_file) != env_file else None)
-    if conda_reason is not None:  # issue 15: the conda route lives in its own module
-        if read_only is not None:
-            raise read_only
-        # lazy: rattler and the conda placement load only when an env file takes the conda route
-        from envstore.ops.realize_conda import realize_conda
-
-        return realize_conda(env_file, store, options.frozen, options.out_link, info, conda_reason,
-                             options.lock_timeout, index=options.index,
-                             wheels=(_ensure_artifacts, lock_identity),  # the pip half's, shared with this route
-                             offline=options.offline)
     lock = obtain_lock(env_file, store, options, info, refusal=read_only)
     wanted_interpreter = lock.interpreter.get("manifest-id")
     if options.substituters is not None and wanted_interpreter and read_only is None:

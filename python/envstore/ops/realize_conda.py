@@ -216,10 +216,11 @@ def lock_conda(env_file: Path, root: Path, info: Info, index: Any = None, upgrad
 
 def realize_conda(env_file: Path, store: Any, frozen: bool, out_link: bool, info: Info,
                   reason: str, lock_timeout: float | None = None, index: Any = None,
-                  wheels: tuple[Callable, Callable] | None = None, offline: bool = False) -> Path:
-    """`wheels`: the wheel route's (ensure_artifacts, lock_identity), passed in by ops.realize
-    (which imports this module) for the `- pip:` half. `offline`: nothing is downloaded; what
-    the store lacks is one error naming it."""
+                  wheels: Callable[[], tuple[Callable, Callable]] | None = None, offline: bool = False) -> Path:
+    """`wheels`: gives the wheel route's (ensure_artifacts, lock_identity) for the `- pip:` half,
+    loaded only when there is one (ops.realize_route passes it: that route imports this
+    module, not the other way). `offline`: nothing is downloaded; what the store lacks is one
+    error naming it."""
     info(f"conda route: {reason}")
     root = Path(store.root)
     if is_explicit(env_file):  # exact URLs and hashes already: nothing to solve, nothing to lock
@@ -231,7 +232,7 @@ def realize_conda(env_file: Path, store: Any, frozen: bool, out_link: bool, info
         records, pip = obtain_records(env_file, env, root, frozen, info, index, offline)
     if pip is not None and wheels is None:
         raise CondaRealizeError(f"{env_file.name}: the `- pip:` half needs the wheel route's installer")
-    ensure_wheels, lock_identity = wheels or (None, None)
+    ensure_wheels, lock_identity = wheels() if pip is not None and wheels is not None else (None, None)
     post_link = env.post_link_scripts or settings.RUN_POST_LINK_SCRIPTS.get() == "1"
     dest = store_path(root, env.name, placing.store_path_digest(records, pip=lock_identity(pip) if pip else None,
                                                                 post_link=post_link))

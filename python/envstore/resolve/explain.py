@@ -5,14 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from envstore.errors import EnvstoreError
+from envstore.resolve.errors import ResolutionError
 from envstore.resolve.empty import Empty
 from envstore.resolve.model import PYTHON, Candidate, Req
 from envstore.resolve.target import TargetPython
-
-
-class ResolutionError(EnvstoreError):
-    code = "resolve"
 
 
 class ResolutionGaveUp(ResolutionError):
