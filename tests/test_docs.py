@@ -278,7 +278,7 @@ def parse_invocation(words: list[str]) -> Invocation:
                     continue
                 i += _take_option(command, path, a, text, options)
                 continue
-            sub = command.commands.get(a) if isinstance(command, click.Group) else None
+            sub = command.get_command(click.Context(command), a) if isinstance(command, click.Group) else None
             if sub is None:
                 if re.fullmatch(r"[a-z][a-z0-9-]*", a):  # not a placeholder such as CMD or [ENV]
                     raise ValueError(f"{text}: no command `store {' '.join(path + [a])}`")
@@ -302,8 +302,10 @@ def parse_invocation(words: list[str]) -> Invocation:
 def leaf_commands(group: click.Group | None = None, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     group = group or _cli()
     out = []
-    for name, cmd in sorted(group.commands.items()):
-        if cmd.hidden:
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        cmd = group.get_command(ctx, name)
+        if cmd is None or cmd.hidden:
             continue
         if isinstance(cmd, click.Group):
             out += leaf_commands(cmd, path + (name,))
@@ -457,7 +459,9 @@ def _real_help() -> dict[tuple[str, ...], str]:
                 cli.main([*path, "--help"], prog_name="store", standalone_mode=False)
             out[" ".join(path)] = buf.getvalue()
             if isinstance(cmd, click.Group):
-                for name, sub in cmd.commands.items():
+                ctx = click.Context(cmd)
+                for name in cmd.list_commands(ctx):
+                    sub = cmd.get_command(ctx, name)
                     if not sub.hidden:
                         walk(sub, [*path, name])
         walk(cli, [])

@@ -9,6 +9,7 @@ sdists (a member escaping the tree) and failing backends get one error and no tr
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import sqlite3
@@ -275,6 +276,8 @@ def test_local_directories_editable_and_not(tmp_path: Path, index: LocalIndex, p
     # the non-editable build worked on a copy: nothing new in the user's project
     assert {p for p in (app / "libs").rglob("*") if p.is_file() and "__pycache__" not in p.parts} == set(before)
     assert run_value(root, app, "fixedpkg") == "1" and run_value(root, app, "editpkg") == "1"
+    # a copy's direct_url.json would name this checkout; the same content elsewhere is the same prefix
+    assert not list(prefix.glob("lib/python*/site-packages/fixedpkg-*.dist-info/direct_url.json"))
 
     # The editable is marked where it is seen: PEP 610 direct_url.json (pip reads it), store
     # list and store export, which names its directory rather than pinning a copy.
@@ -352,6 +355,10 @@ def test_a_git_url_is_locked_at_its_commit(tmp_path: Path, index: LocalIndex, py
     assert vcs == {"type": "git", "url": repo.as_uri(), "requested-revision": "v1", "commit-id": v1,
                    "subdirectory": "sub"}, vcs
     assert run_value(root, tagged.parent, "gitpkg") == "1"
+    direct = next(Path(proc.stdout.strip()).glob("lib/python*/site-packages/gitpkg-*.dist-info/direct_url.json"))
+    assert json.loads(direct.read_text()) == {  # PEP 610, as pip writes it for a VCS install
+        "url": repo.as_uri(), "vcs_info": {"vcs": "git", "commit_id": v1, "requested_revision": "v1"},
+        "subdirectory": "sub"}
 
     # A branch: locked at the commit it names now; a later commit on it changes nothing until
     # the next `store lock`, which takes it.
@@ -487,9 +494,26 @@ def test_backend_requirements_and_config_settings(tmp_path: Path, index: LocalIn
     assert Path(second.stdout.strip()) != prefix
     assert settings_in(Path(second.stdout.strip())) == "[('level', ['1', '2']), ('mode', 'slow')]"
 
+    # pip's spelling: -C lines in the `- pip:` list and in a requirements file it includes (a
+    # key given twice is a list, as pip passes it), under the envstore: section's keys
+    (app / "build.txt").write_text("-C level=3\n--config-settings=level=4\n")
+    (app / "env.yml").write_text(
+        f"name: cfg\nenvstore:\n  config-settings:\n    mode: slow\ndependencies:\n  - python={python_version}\n"
+        "  - pip:\n      - -r build.txt\n      - -C mode=ignored\n      - --config-settings extra=yes\n"
+        "      - ./cfgpkg\n")
+    third = store("realize", "--index-url", index.simple, root=root, cwd=app)
+    assert third.returncode == 0, third.stderr
+    assert settings_in(Path(third.stdout.strip())) == "[('extra', 'yes'), ('level', ['3', '4']), ('mode', 'slow')]"
+    tool = tomllib.loads((app / "pylock.toml").read_text())["tool"]["envstore"]
+    assert tool["config-settings"] == {"extra": "yes", "level": ["3", "4"], "mode": "slow"}
+
     # A value that is not a string is one error at its line, before anything is resolved.
     (app / "env.yml").write_text("name: cfg\nenvstore:\n  config-settings:\n    debug: true\ndependencies:\n"
                                  "  - pip:\n      - ./cfgpkg\n")
     bad = store("lock", root=root, cwd=app)
     assert bad.returncode == 1 and "Traceback" not in bad.stderr, bad.stderr
     assert bad.stderr.startswith("error: env.yml:4:") and "'debug'" in bad.stderr and "quote it" in bad.stderr, bad.stderr
+    (app / "env.yml").write_text("name: cfg\ndependencies:\n  - pip:\n      - -C debug\n      - ./cfgpkg\n")
+    bad = store("lock", root=root, cwd=app)
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr, bad.stderr
+    assert bad.stderr.startswith("error: env.yml:4:") and "'debug' is not KEY=VALUE" in bad.stderr, bad.stderr

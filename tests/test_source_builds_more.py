@@ -7,6 +7,7 @@ realizes that need the same build (built once)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -126,6 +127,9 @@ def test_an_archive_url_with_and_without_its_sha256(tmp_path: Path, index: Local
         assert "sdist" not in locked["urlpkg"] and "name" not in locked["urlpkg"]["archive"], locked["urlpkg"]
         entry = locked["urlpkg"]["archive"]
         assert entry["url"] == url and entry["hashes"]["sha256"] == digest, locked["urlpkg"]
+        # PEP 610, as pip records a direct reference: where the installed package came from
+        direct = next(Path(proc.stdout.strip()).glob("lib/python*/site-packages/urlpkg-1.5.dist-info/direct_url.json"))
+        assert json.loads(direct.read_text()) == {"url": url, "archive_info": {"hashes": {"sha256": digest}}}
     assert [w.split("-")[:2] for w in built_wheels(root)] == [["urlpkg", "1.5"]]  # one build for both
 
 

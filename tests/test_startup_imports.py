@@ -1,6 +1,7 @@
 """What a realize loads: with no binary cache configured, a new environment's realize never
 imports the cache's cryptography or zstandard (issue 19); naming a cache loads them, so the
-check below would see a regression."""
+check below would see a regression. Each route loads only its own modules, and a command only
+its own CLI module."""
 
 from __future__ import annotations
 
@@ -17,10 +18,19 @@ from test_universal_lock import python  # noqa: F401 - fixture
 HEAVY = ("cryptography", "zstandard")
 
 
-def imported(stderr: str) -> set[str]:
-    """Top-level module names from -X importtime lines (`import time: self | cumulative | name`)."""
-    return {line.rsplit("|", 1)[1].strip().split(".")[0] for line in stderr.splitlines()
+def modules(stderr: str) -> set[str]:
+    """Module names from -X importtime lines (`import time: self | cumulative | name`)."""
+    return {line.rsplit("|", 1)[1].strip() for line in stderr.splitlines()
             if line.startswith("import time:") and line.count("|") == 2}
+
+
+def imported(stderr: str) -> set[str]:
+    """Top-level module names from -X importtime lines."""
+    return {name.split(".")[0] for name in modules(stderr)}
+
+
+OTHER_COMMANDS = {"envstore.cli.push", "envstore.cli.gc", "envstore.cli.python_cmd", "envstore.cli.cache"}
+WHEEL_ROUTE = {"envstore.resolve.lock", "envstore.index.client", "envstore.interpreters", "envstore.install.wheel"}
 
 
 @pytest.mark.parametrize("with_cache", [False, True], ids=["no-cache", "file-cache"])
@@ -39,3 +49,21 @@ def test_new_env_realize_loads_the_cache_code_only_when_a_cache_is_named(
     assert os.path.isdir(proc.stdout.strip().splitlines()[-1])
     loaded = imported(proc.stderr) & set(HEAVY)
     assert loaded == (set(HEAVY) if with_cache else set()), sorted(loaded)
+    assert not modules(proc.stderr) & OTHER_COMMANDS
+    if not with_cache:
+        assert "rattler" not in imported(proc.stderr)
+
+
+def test_a_conda_realize_loads_neither_the_wheel_route_nor_other_commands(
+        conda_channel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = tmp_path / "env.yml"
+    env.write_text(f"name: tool\nchannels: [{conda_channel.file_url}]\ndependencies:\n  - demotool\n"
+                   "envstore:\n  packages-from: conda\n")
+    monkeypatch.setenv("CONDARC", str(tmp_path / "no-condarc"))
+    monkeypatch.setenv("PYTHONPROFILEIMPORTTIME", "1")
+    proc = store("realize", root=tmp_path / "store", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    loaded = modules(proc.stderr)
+    assert "rattler" in imported(proc.stderr) and "envstore.ops.realize_conda" in loaded
+    assert not loaded & (WHEEL_ROUTE | OTHER_COMMANDS), sorted(loaded & (WHEEL_ROUTE | OTHER_COMMANDS))
+

@@ -16,9 +16,14 @@ DIRECT_URL = "direct_url.json"
 
 
 def mark_editable(wheel: Path, project: Path) -> None:
-    """Add `<name>.dist-info/direct_url.json` (PEP 610: the project's file URL, editable) and its
+    """Add `<name>.dist-info/direct_url.json` (PEP 610: the project's file URL, editable)."""
+    mark_direct_url(wheel, {"url": project.absolute().as_uri(), "dir_info": {"editable": True}})
+
+
+def mark_direct_url(wheel: Path, direct_url: dict) -> None:
+    """Add `<name>.dist-info/direct_url.json` (PEP 610: where the wheel was built from) and its
     RECORD line to `wheel`, rewritten in place."""
-    body = json.dumps({"url": project.absolute().as_uri(), "dir_info": {"editable": True}}, sort_keys=True).encode()
+    body = json.dumps(direct_url, sort_keys=True).encode()
     digest = base64.urlsafe_b64encode(hashlib.sha256(body).digest()).rstrip(b"=").decode()
     tmp = wheel.with_name(wheel.name + ".tmp")
     with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:

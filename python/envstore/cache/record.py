@@ -44,7 +44,17 @@ class Record:
         out = []
         for w in self.body["wheels"]:
             out += [m for m in (w["manifest"], w["core"], w.get("sources"), w.get("bytecode")) if m]
+        # a conda prefix's record (issue 15): each package's ingested manifest, and the bytecode
+        # compiled from its files (with the sources manifest it was compiled from)
+        out += [c["manifest"] for c in self.body.get("conda", ())]
+        out += [m for b in self.body.get("bytecode", ()) for m in (b["sources"], b["bytecode"])]
         return list(dict.fromkeys(out))
+
+    @property
+    def interpreter_tree(self) -> str | None:
+        """The store interpreter's tree the record's prefix runs on; None for a conda prefix,
+        whose python is one of its packages."""
+        return (self.body.get("interpreter") or {}).get("tree")
 
     def sign(self, key: SecretKey) -> None:
         self.signatures = [s for s in self.signatures if not s.startswith(f"{key.name}:")]

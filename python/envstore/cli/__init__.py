@@ -3,12 +3,13 @@ become messages and exit codes (0 success, 1 the user's input or situation, 2 us
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
@@ -46,7 +47,38 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
         ctx.exit()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """The `store` group: a subcommand's module is imported when that command is asked for, so
+    `store realize` loads realize's module and not the twenty others (`store --help` loads all)."""
+
+    def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})  # name -> "module:attribute"
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            module, _, attr = self.lazy[cmd_name].partition(":")
+            self.add_command(getattr(importlib.import_module(module), attr), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+COMMANDS = {
+    "realize": "realize:command", "realise": "realize:realise_command", "lock": "lock:command",
+    "run": "run:command", "list": "list_cmd:command", "diff": "diff:command", "export": "export:command",
+    "du": "du:command", "gc": "gc:command", "verify": "verify:command", "python": "python_cmd:command",
+    "ingest": "ingest:command", "materialize": "materialize:command", "shims": "shims:command",
+    "use": "use:command", "rollback": "use:rollback_command", "profile": "use:profile_group",
+    "shell": "shell:shell_command", "activate": "shell:activate_command", "hook": "shell:hook_command",
+    "add": "add:add_command", "remove": "add:remove_command", "cache": "cache:command", "key": "key:command",
+    "push": "push:command",
+}
+
+
+@click.group(cls=LazyGroup, lazy={name: f"envstore.cli.{target}" for name, target in COMMANDS.items()},
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-V", "--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
               help="Show the version and exit.")
 @click.option(
@@ -71,38 +103,6 @@ def cli(ctx: click.Context, store_root: Path | None, verbose: int, quiet: bool) 
         from envstore import progress
 
         progress.bars_enabled = False
-
-
-def _register() -> None:
-    # lazy: a command loads its own ops; `store --help` loads none
-    from envstore.cli import (
-        diff, du, export, gc, ingest, list_cmd, lock, materialize, python_cmd, realize, run, shell, shims, use,
-        verify,
-    )
-
-    for module in (realize, lock, run, list_cmd, diff, export, du, gc, verify, python_cmd, ingest, materialize,
-                   shims, use):
-        cli.add_command(module.command)
-    for extra in (use.rollback_command, use.profile_group, shell.shell_command, shell.activate_command,
-                  shell.hook_command):
-        cli.add_command(extra)
-    # lazy: a command loads its own ops; `store --help` loads none
-    from envstore.cli import add
-
-    cli.add_command(add.add_command)
-    cli.add_command(add.remove_command)
-    # lazy: a command loads its own ops; `store --help` loads none
-    from envstore.cli import cache, key, push
-
-    cli.add_command(cache.command)
-    cli.add_command(key.command)
-    cli.add_command(push.command)
-    # Nix users type "realise".
-    cli.add_command(click.Command("realise", callback=realize.command.callback, params=realize.command.params,
-                                  help=realize.command.help, hidden=True))
-
-
-_register()
 
 
 def _fail(message: str, hint: str | None = None, code: int = 1) -> NoReturn:

@@ -46,3 +46,9 @@ def command(app, env_file: Path | None, index: IndexOptions | None, substituters
                              substituters=substituters, python=python)
     prefix = realize(env_file, app.store_root, options, app.info)
     click.echo(str(prefix))
+
+
+# Nix users type "realise".
+realise_command = click.Command("realise", callback=command.callback, params=command.params, help=command.help,
+                                hidden=True)
+

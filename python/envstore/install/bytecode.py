@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
+from envstore import settings
 from envstore._core import Store, remove_tree
 from envstore.errors import EnvstoreError
 from envstore.progress import Phase, silent
@@ -121,6 +122,7 @@ def compile_all(
 
 def _compile(store: Store, todo: dict[str, list[str]], python: Path, tmp: Path,
              advance: Callable[[int], None]) -> dict[str, str | None]:
+    settings.test_hook("bytecode.compile")  # a crash point, and what shows a realize compiled nothing
     works = {src: tmp / f"bytecode-{src[:16]}" for src in todo}
     try:
         for src, work in works.items():

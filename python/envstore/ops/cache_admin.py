@@ -148,13 +148,14 @@ def gc(url: str, keep_roots: set[str] | None, older_than: float | None, grace: f
     if not dry_run:
         remote.delete(report.records_removed)
     interps = _records(remote, objects.INTERPRETERS, INTERPRETER_FIELDS)
-    trees = {r.body["interpreter"]["tree"] for r in kept}
+    trees = {r.interpreter_tree for r in kept} - {None}
     dead_interps = [k for k, (r, info) in interps.items() if r.body["tree"] not in trees and now - info.modified >= grace]
     if not dry_run:
         remote.delete(dead_interps)
     report.records_removed += dead_interps
     # a wheel record lives while a kept prefix record has that wheel for that interpreter
-    live_wheels = {objects.wheel_key(w["sha256"], r.body["interpreter"]["tree"]) for r in kept for w in r.body["wheels"]}
+    live_wheels = {objects.wheel_key(w["sha256"], r.interpreter_tree) for r in kept if r.interpreter_tree
+                   for w in r.body["wheels"]}
     dead_wheels = [i.key for i in remote.list(objects.WHEELS)
                    if i.key not in live_wheels and now - i.modified >= grace]
     if not dry_run:

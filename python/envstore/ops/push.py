@@ -21,11 +21,13 @@ from envstore.errors import EnvstoreError, UsageError
 from envstore.install.prefix import PLACEMENT_VERSION, py_version, store_path, store_path_digest
 from envstore.interpreters import registry
 from envstore.ops.realize import RealizeOptions, choose_interpreter, env_name, lock_identity, obtain_lock
+from envstore.ops.realize_route import route_reason, wheel_half
+from envstore.ops.record_wheels import wheel_entries
 from envstore.ops.substitute import ALIASES, interpreter_record
 from envstore.progress import phase, plural, size
 from envstore.store import layout, open_store
 from envstore.store.db import StoreDB
-from envstore.store.parts import PartKind
+from envstore.store.parts import conda_packages
 
 Info = Callable[[str], None]
 
@@ -59,17 +61,25 @@ def push(targets: list[Path], store_root: Path | None, url: str, sign_key: Path 
         have_wheels = existing(remote, objects.WHEELS)  # one listing for every wheel record of the push
         for dest in dests:
             row = db.prefix(dest)
-            record, manifests, interp = _record(root, db, dest, row)
+            if conda_packages(row.parts):  # issue 15: its packages and bytecode, placed again where it lands
+                # lazy: the conda placement loads only for a conda prefix
+                from envstore.ops.conda_cache import record_of
+
+                (record, manifests), interp = record_of(store, db, dest, row), None
+            else:
+                record, manifests, interp = _record(root, db, dest, row)
             with phase(info, f"pushing {dest.name} to {url}") as ph:
-                wanted = manifests + ([interp.manifest_id] if with_interpreter else [])
+                wanted = manifests + ([interp.manifest_id] if with_interpreter and interp is not None else [])
                 sending = ph.row("uploading blobs", noun="blob", report="{} uploaded")
                 moved = upload(remote, store, wanted, advance=sending.advance)
                 sending.finish(moved.blobs)
                 record.body["packs"] = packs_of(moved.located, closure_blobs(store, manifests))
                 if key is not None:
                     record.sign(key)
-                wrote = _push_interpreter(remote, store, root, interp, key, moved) if with_interpreter else False
-                wrote = _push_wheels(remote, store, record, moved, key, have_wheels) > 0 or wrote
+                wrote = False
+                if interp is not None:  # a conda prefix's python is one of its packages
+                    wrote = _push_interpreter(remote, store, root, interp, key, moved) if with_interpreter else False
+                    wrote = _push_wheels(remote, store, record, moved, key, have_wheels) > 0 or wrote
                 if moved.blobs or moved.manifests or wrote or remote.get(objects.record_key(dest.name)) != record.dumps():
                     settings.test_hook("push.before_record")  # RELIABILITY row 59: a cache gc may run here
                     remote.put(objects.record_key(dest.name), record.dumps())  # last: it names all the above
@@ -111,6 +121,15 @@ def _prefix_of(target: Path, store: Any, db: StoreDB, info: Info) -> Path:
         return layout.envs_dir(root) / dest.name
     if not target.is_file():
         raise UsageError(f"{target}: no such env file or prefix")
+    if route_reason(target) is not None:
+        # lazy: the conda route loads only for a conda env file
+        from envstore.ops.realize_conda import locked_store_path
+
+        dest = locked_store_path(target, store, info, wheel_half)
+        if db.prefix(dest) is None or not dest.is_dir():
+            raise PushError(f"{target} is not realized in this store ({dest.name})",
+                            hint=f"run `store realize {target}` first")
+        return dest
     lock = obtain_lock(target, store, RealizeOptions(frozen=True), info)
     interpreter, lock = choose_interpreter(store, lock, info)
     dest = store_path(root, env_name(target, lock), store_path_digest({"packages": lock_identity(lock)}, interpreter))
@@ -124,29 +143,8 @@ def _record(root: Path, db: StoreDB, dest: Path, row: Any) -> tuple[Record, list
                    if r["store_path"] == Path(row.interpreter).name), None)
     if interp is None:
         raise PushError(f"the interpreter of {dest.name} ({Path(row.interpreter).name}) is not in the store's registry")
-    by_manifest = {a.manifest_id: a for a in db.artifacts()}
     placement_key = f"{py_version(interp)}/{PLACEMENT_VERSION}"
-    bytecode = {p.package: p.manifest for p in row.parts if p.kind is PartKind.BYTECODE}
-    wheels, identity, manifests = [], [], []
-    for part in row.parts:
-        if part.kind is not PartKind.WHEEL:
-            continue
-        art = by_manifest.get(part.source or "")
-        placed = db.placement(part.source or "", placement_key)
-        if art is None or placed is None or placed[0] != part.manifest:
-            raise PushError(f"{part.label} in {dest.name} has no artifact or placement record in this store",
-                            hint=f"`store verify --repair`, or realize it again")
-        core, sources, extra = placed
-        w = {"package": part.package, "version": part.version, "sha256": art.sha256, "filename": art.filename,
-             "url": art.url, "size": art.size, "manifest": part.source, "core": core, "extra": extra}
-        if sources:
-            w["sources"] = sources
-        if part.package in bytecode:
-            w["bytecode"] = bytecode[part.package]
-        wheels.append(w)
-        identity.append([(part.package or "").lower(), part.version, art.sha256])
-        manifests += [m for m in (part.source, core, sources, bytecode.get(part.package)) if m]
-    identity.sort(key=lambda i: i[0])
+    wheels, identity, manifests = wheel_entries(db, row, dest, placement_key, PushError)
     if hashlib.sha256(json.dumps(identity).encode()).hexdigest() != row.lock_hash or \
             not dest.name.startswith(store_path_digest({"packages": identity}, interp) + "-"):
         raise PushError(f"the parts of {dest.name} do not add up to its lock identity; refusing to push it",

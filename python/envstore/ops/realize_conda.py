@@ -16,12 +16,11 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tomli_w
-from packaging import tags as ptags
-from packaging.markers import default_environment
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
@@ -36,13 +35,15 @@ from envstore.lockfile import Lock, LockfileError, lock_path_for, read_lock
 from envstore.ops.fastpath import remember
 from envstore.progress import phase, plural, size
 from envstore.project import add_out_link
-from envstore.resolve.target import TargetPython
 from envstore.spec.conda import index_name
 from envstore.spec.conda_env import CondaEnv, is_explicit, parse_conda_env, pip_spec, read_explicit
 from envstore.store import layout, reserve
 from envstore.store.db import StoreDB
 from envstore.store.fs import write_atomic
 from envstore.store.session import StoreSession
+
+if TYPE_CHECKING:
+    from envstore.resolve.target import TargetPython
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -130,6 +131,12 @@ def installed_python_names(records: list[CondaRecord]) -> dict[str, tuple[Versio
 def conda_target(python: CondaRecord) -> TargetPython:
     """The prefix's interpreter as the pip half's target: version and ABI from the solved python
     record (the prefix does not exist yet to be probed), platform tags this machine's."""
+    # lazy: the wheel resolver's target (interpreter discovery, packaging's tags) loads only for a pip half
+    from packaging import tags as ptags
+    from packaging.markers import default_environment
+
+    from envstore.resolve.target import TargetPython
+
     major, minor = (int(x) for x in python.version.split(".")[:2])
     env = default_environment()
     env.update(python_version=f"{major}.{minor}", python_full_version=python.version,
@@ -214,15 +221,23 @@ def lock_conda(env_file: Path, root: Path, info: Info, index: Any = None, upgrad
     return len(records) + (len(pip.packages) if pip is not None else 0), current
 
 
-def realize_conda(env_file: Path, store: Any, frozen: bool, out_link: bool, info: Info,
-                  reason: str, lock_timeout: float | None = None, index: Any = None,
-                  wheels: Callable[[], tuple[Callable, Callable]] | None = None, offline: bool = False) -> Path:
-    """`wheels`: gives the wheel route's (ensure_artifacts, lock_identity) for the `- pip:` half,
-    loaded only when there is one (ops.realize_route passes it: that route imports this
-    module, not the other way). `offline`: nothing is downloaded; what the store lacks is one
-    error naming it."""
-    info(f"conda route: {reason}")
-    root = Path(store.root)
+@dataclass(frozen=True)
+class Planned:
+    """What a realize of a conda-route env file makes, before anything is built."""
+
+    env: CondaEnv
+    records: list[CondaRecord]
+    pip: Lock | None
+    pip_identity: list[list[str]] | None
+    post_link: bool
+    dest: Path
+    ensure_wheels: Callable | None  # the wheel route's, for the `- pip:` half
+
+
+def plan(env_file: Path, root: Path, frozen: bool, info: Info, reason: str, index: Any = None,
+         wheels: Callable[[], tuple[Callable, Callable]] | None = None, offline: bool = False) -> Planned:
+    """The env file's packages (the lock's, else solved and locked) and the store path they give.
+    `wheels` gives the wheel route's (ensure_artifacts, lock_identity), asked only for a `- pip:` half."""
     if is_explicit(env_file):  # exact URLs and hashes already: nothing to solve, nothing to lock
         name, records = read_explicit(env_file)
         env = CondaEnv(env_file, name, (), (), (), reason)
@@ -233,19 +248,48 @@ def realize_conda(env_file: Path, store: Any, frozen: bool, out_link: bool, info
     if pip is not None and wheels is None:
         raise CondaRealizeError(f"{env_file.name}: the `- pip:` half needs the wheel route's installer")
     ensure_wheels, lock_identity = wheels() if pip is not None and wheels is not None else (None, None)
+    pip_identity = lock_identity(pip) if pip is not None and lock_identity is not None else None
     post_link = env.post_link_scripts or settings.RUN_POST_LINK_SCRIPTS.get() == "1"
-    dest = store_path(root, env.name, placing.store_path_digest(records, pip=lock_identity(pip) if pip else None,
-                                                                post_link=post_link))
+    dest = store_path(root, env.name, placing.store_path_digest(records, pip=pip_identity, post_link=post_link))
+    return Planned(env, records, pip, pip_identity, post_link, dest, ensure_wheels)
+
+
+def locked_store_path(env_file: Path, store: Any, info: Info,
+                      wheels: Callable[[], tuple[Callable, Callable]] | None = None) -> Path:
+    """The store path the current lock of a conda-route env file realizes to (`store push`)."""
+    return plan(env_file, Path(store.root), True, info, "", wheels=wheels).dest
+
+
+def realize_conda(env_file: Path, store: Any, frozen: bool, out_link: bool, info: Info,
+                  reason: str, lock_timeout: float | None = None, index: Any = None,
+                  wheels: Callable[[], tuple[Callable, Callable]] | None = None, offline: bool = False,
+                  substituters: Any = None) -> Path:
+    """`wheels`: gives the wheel route's (ensure_artifacts, lock_identity) for the `- pip:` half,
+    loaded only when there is one (ops.realize_route passes it: that route imports this
+    module, not the other way). `offline`: nothing is downloaded; what the store lacks is one
+    error naming it. `substituters`: binary caches asked for the prefix's packages and
+    bytecode before any channel or index (ops.conda_cache)."""
+    info(f"conda route: {reason}")
+    root = Path(store.root)
+    p = plan(env_file, root, frozen, info, reason, index, wheels, offline)
+
+    def make() -> None:
+        if substituters is not None:
+            # lazy: the cache's crypto and zstd load only when a substituter is configured
+            from envstore.ops.conda_cache import substitute
+
+            substitute(store, db, p.dest, p.records, p.pip_identity, substituters, info, offline)
+        _build(store, db, root, p.dest, p.env, p.records, info, p.pip, p.ensure_wheels, offline, p.post_link)
+
     with StoreSession(root, "shared", store=store, timeout=lock_timeout,
                       on_wait=lambda: info("waiting for the store lock (a gc is running) ...")) as session:
         db = session.db
-        ensure_prefix(db, root, dest, lambda: _build(store, db, root, dest, env, records, info, pip, ensure_wheels,
-                                                     offline, post_link))
-        link = add_out_link(db, env_file, env.name, dest, info) if out_link else None
+        ensure_prefix(db, root, p.dest, make)
+        link = add_out_link(db, env_file, p.env.name, p.dest, info) if out_link else None
     if link is not None and not is_explicit(env_file):  # the fast path answers next time, as for wheels
-        remember(env_file, lock_path_for(env_file), dest, link)
+        remember(env_file, lock_path_for(env_file), p.dest, link)
     reserve.ensure(root)
-    return dest
+    return p.dest
 
 
 def _build(store, db: StoreDB, root: Path, dest: Path, env: CondaEnv, records: list[CondaRecord],

@@ -24,7 +24,7 @@ def route_reason(env_file: Path) -> str | None:
     return conda_route(env_file) if lock_path_for(env_file) != env_file else None
 
 
-def _wheel_half() -> tuple[Callable, Callable]:
+def wheel_half() -> tuple[Callable, Callable]:
     """The wheel route's (ensure_artifacts, lock_identity), for a conda env file's `- pip:` list."""
     # lazy: the wheel route's installer loads for a conda env file only when it has a pip half
     from envstore.ops.realize import _ensure_artifacts, lock_identity
@@ -49,4 +49,5 @@ def realize(env_file: Path, store_root: Path | None, options: RealizeOptions, in
     from envstore.ops.realize_conda import realize_conda
 
     return realize_conda(env_file, store, options.frozen, options.out_link, info, reason, options.lock_timeout,
-                         index=options.index, wheels=_wheel_half, offline=options.offline)
+                         index=options.index, wheels=wheel_half, offline=options.offline,
+                         substituters=options.substituters)

@@ -28,7 +28,7 @@ from envstore._core import remove_tree
 from envstore.build.backend import BuildError, build_requires, build_system, run_hook
 from envstore.build.git import checkout, resolve_commit
 from envstore.build.tree import copy_source, tree_hash
-from envstore.build.wheelfile import mark_editable
+from envstore.build.wheelfile import mark_direct_url, mark_editable
 from envstore.index.client import IndexClient
 from envstore.index.config import IndexConfig, IndexOptions
 from envstore.index.metadata import CoreMetadata, parse_metadata
@@ -71,15 +71,28 @@ class Source:
     label: str
     make: Callable[[Path], Path]  # the project directory, made under a work directory
     editable: bool = False
+    # PEP 610's direct_url.json of what is built from a direct reference (a git commit, an
+    # archive URL), as pip writes it; its fields are all in `key`, so the prefix stays a function
+    # of its store path. A non-editable directory gets none: its path would be (see directory_source).
+    direct_url: dict | None = None
 
 
-def sdist_source(root: Path, url: str, filename: str, sha256: str, label: str) -> Source:
-    return Source(sha256, label, lambda work: unpack(download(root, url, filename, sha256, label), work / "src"))
+def sdist_source(root: Path, url: str, filename: str, sha256: str, label: str, archive: bool = False) -> Source:
+    """An index's sdist, or (`archive`) a direct reference to an archive, which records its URL."""
+    def make(work: Path) -> Path:
+        return unpack(download(root, url, filename, sha256, label), work / "src")
+
+    if not archive:
+        return Source(sha256, label, make)
+    direct = {"url": url, "archive_info": {"hashes": {"sha256": sha256}}}
+    return Source(f"archive:{url}:{sha256}", label, make, direct_url=direct)
 
 
 def directory_source(path: Path, editable: bool, label: str) -> Source:
     """A local project: an editable is built where it is (its .pth points there) and known by
-    its path and metadata files; any other by its content, built from a copy."""
+    its path and metadata files; any other by its content, built from a copy. Only an editable
+    gets a direct_url.json: a copy's would name the directory, and two checkouts of the same
+    content must give the same prefix."""
     if not path.is_dir():
         raise BuildError(f"{label}: the project directory {path} does not exist")
     if editable:
@@ -87,9 +100,14 @@ def directory_source(path: Path, editable: bool, label: str) -> Source:
     return Source(f"dir:{tree_hash(path)}", label, lambda work: copy_source(path, work / "src"))
 
 
-def git_source(root: Path, ref: GitRef, commit: str, label: str) -> Source:
-    return Source(f"git:{commit}:{ref.subdirectory or ''}", label,
-                  lambda work: checkout(_git_cache(root), ref, commit, work / "src"))
+def git_source(root: Path, ref: GitRef, commit: str, label: str, requested: str | None = None) -> Source:
+    direct: dict[str, Any] = {"url": ref.url, "vcs_info": {"vcs": "git", "commit_id": commit}}
+    if requested:
+        direct["vcs_info"]["requested_revision"] = requested
+    if ref.subdirectory:
+        direct["subdirectory"] = ref.subdirectory
+    return Source(f"git:{commit}:{ref.subdirectory or ''}:{ref.url}:{requested or ''}", label,
+                  lambda work: checkout(_git_cache(root), ref, commit, work / "src"), direct_url=direct)
 
 
 def package_source(root: Path, lock: Lock, p: LockedPackage) -> Source:
@@ -99,13 +117,14 @@ def package_source(root: Path, lock: Lock, p: LockedPackage) -> Source:
         return directory_source(p.tree.directory(lock.path), p.tree.editable, label)
     if p.tree is not None:
         assert p.tree.commit_id is not None
-        return git_source(root, GitRef(p.tree.url or "", None, p.tree.subdirectory), p.tree.commit_id, label)
+        return git_source(root, GitRef(p.tree.url or "", None, p.tree.subdirectory), p.tree.commit_id, label,
+                          p.tree.requested_revision)
     assert p.sdist is not None
     url = p.sdist.url
     if url is None:
         base = lock.path.parent if lock.path else Path.cwd()
         url = (base / (p.sdist.path or p.sdist.filename)).resolve().as_uri()
-    return sdist_source(root, url, p.sdist.filename, p.sdist.sha256, label)
+    return sdist_source(root, url, p.sdist.filename, p.sdist.sha256, label, archive=p.sdist.archive)
 
 
 def source_identity(lock: Lock, p: LockedPackage) -> str:
@@ -114,7 +133,7 @@ def source_identity(lock: Lock, p: LockedPackage) -> str:
     source keep the prefix), an sdist by its sha256, a git package by its commit; and the
     config-settings its build gets, when it gets any."""
     suffix = _settings_key(lock.config_settings_for(p.name))
-    if p.sdist is not None and p.tree is None:
+    if p.sdist is not None and p.tree is None and not p.sdist.archive:
         return "sdist:" + p.sdist.sha256 + suffix
     return package_source(Path(), lock, p).key + suffix
 
@@ -321,6 +340,8 @@ def built_wheel(store: Any, db: StoreDB, lock: Lock, p: LockedPackage, tmp: Path
                              config_settings=settings or None, path_dirs=[python.parent])
             if source.editable:
                 mark_editable(wheel, project)
+            elif source.direct_url is not None:
+                mark_direct_url(wheel, source.direct_url)
             result = ingest_wheel(store, wheel)
             db.register_artifact(key, result.manifest_id, wheel.name, f"built:{source.key}:{env.name}",
                                  wheel.stat().st_size)

@@ -47,13 +47,13 @@ def substitute_prefix(store: Any, db: StoreDB, dest: Path, lock_identity: list[l
                 return True
             usable.append(remote)
         except CacheError as e:
-            _refused(e, remote, info)
+            refused(e, remote, info)
     if usable:
         substitute_wheels(store, db, usable, lock_identity, interpreter, subs, info)
     return False
 
 
-def _refused(e: CacheError, remote: Remote, info: Info) -> None:
+def refused(e: CacheError, remote: Remote, info: Info) -> None:
     """RELIABILITY row 56 and issue 18: a refused record or object is said in one line (what
     was refused, why, what to do), nothing of it is used, and realize goes on without this cache
     (the next one, else the index; with --offline and nothing else to take it from, realize then
@@ -72,7 +72,7 @@ def _substitute_from(remote: Remote, store: Any, db: StoreDB, dest: Path, lock_i
     where = f"{key} in {remote.url}"
     record = Record.loads(data, where)
     signer = record.check(trusted, dest.name, where, subs.allow_unsigned)
-    _note_unsigned(signer, where, info)
+    note_unsigned(signer, where, info)
     _check_matches(record, dest, lock_identity, interpreter, where)
     placement_key = f"{py_version(interpreter)}/{PLACEMENT_VERSION}"
     if record.body.get("placement") != placement_key:
@@ -84,7 +84,7 @@ def _substitute_from(remote: Remote, store: Any, db: StoreDB, dest: Path, lock_i
         fetching = ph.row("fetching blobs", noun="blob", report="{} fetched")
         moved = download(remote, store, record.manifests(), advance=fetching.advance, packs=record.body.get("packs", ()))
         fetching.finish(moved.blobs)
-        _register(db, wheels, placement_key, interpreter.manifest_id)
+        register_wheels(db, wheels, placement_key, interpreter.manifest_id)
         ph.summary = (f"substituted {plural(len(wheels), 'package')} from {remote.url} (signed by {signer or 'no trusted key'}), "
                       f"{size(moved.bytes)} in {plural(moved.requests + 1, 'request')}")
     return True
@@ -123,7 +123,7 @@ class _Named:
         return self.doc["tree"]
 
 
-def _note_unsigned(signer: str | None, where: str, info: Info) -> None:
+def note_unsigned(signer: str | None, where: str, info: Info) -> None:
     if signer is None:
         info(f"warning: taking {where}, which no trusted key signed (unsigned records are allowed)")
 
@@ -150,7 +150,7 @@ def substitute_wheels(store: Any, db: StoreDB, remotes: list[Remote], lock_ident
         try:
             took = _wheels_from(remote, store, db, wanted, interpreter, placement_key, subs, info)
         except CacheError as e:
-            _refused(e, remote, info)
+            refused(e, remote, info)
             continue
         for sha in took:
             done.append(wanted.pop(sha))
@@ -172,7 +172,7 @@ def _wheels_from(remote: Remote, store: Any, db: StoreDB, wanted: dict[str, str]
         where = f"{objects.wheel_key(sha, tree)} in {remote.url}"
         record = Record.loads(data, where, WHEEL_FIELDS)
         signer = record.check(trusted, objects.wheel_record_name(sha, tree), where, subs.allow_unsigned)
-        _note_unsigned(signer, where, info)
+        note_unsigned(signer, where, info)
         wheels = record.body["wheels"]
         if (len(wheels) != 1 or wheels[0].get("sha256") != sha or record.body["interpreter"].get("tree") != tree):
             raise RecordRefused(f"the record {where} is not of the wheel {wanted[sha]} for this interpreter; refused")
@@ -187,13 +187,13 @@ def _wheels_from(remote: Remote, store: Any, db: StoreDB, wanted: dict[str, str]
         packs = sorted({p for r in records.values() for p in r.body.get("packs", ())})
         moved = download(remote, store, manifests, advance=fetching.advance, packs=packs)
         fetching.finish(moved.blobs)
-        _register(db, [r.body["wheels"][0] for r in records.values()], placement_key, tree)
+        register_wheels(db, [r.body["wheels"][0] for r in records.values()], placement_key, tree)
         ph.summary = (f"substituted {labels} from {remote.url} ({size(moved.bytes)} in "
                       f"{plural(moved.requests + len(wanted), 'request')}); the rest from the index")
     return list(records)
 
 
-def _register(db: StoreDB, wheels: list[dict], placement_key: str, interpreter_id: str) -> None:
+def register_wheels(db: StoreDB, wheels: list[dict], placement_key: str, interpreter_id: str) -> None:
     """The rows a local build would have written: each wheel as an ingested artifact, its
     placement for this Python, its bytecode for this interpreter. Written after every manifest
     they name is in the store."""
@@ -230,7 +230,7 @@ def substitute_interpreter(store: Any, manifest_id: str, subs: Substituters, inf
                                  info) is not None:
                 return True
         except CacheError as e:
-            _refused(e, remote, info)
+            refused(e, remote, info)
     return False
 
 
@@ -247,7 +247,7 @@ def interpreter_substituter(store: Any, subs: Substituters, info: Info,
                 found = _interpreter_from(remote, store, objects.interpreter_alias_key(kind, value), field, value,
                                           subs, info)
             except CacheError as e:
-                _refused(e, remote, info)
+                refused(e, remote, info)
                 continue
             if found is not None:
                 return found
@@ -268,7 +268,7 @@ def _interpreter_from(remote: Remote, store: Any, key: str, field: str, value: s
     where = f"{key} in {remote.url}"
     record = Record.loads(data, where, INTERPRETER_FIELDS)
     name = record.store_path
-    _note_unsigned(record.check(trusted, name, where, subs.allow_unsigned), where, info)
+    note_unsigned(record.check(trusted, name, where, subs.allow_unsigned), where, info)
     body = record.body
     manifest_id = body.get("tree")
     if body.get(field) != value or body.get("manifest_id") != manifest_id or not isinstance(manifest_id, str) \
@@ -304,5 +304,6 @@ def _interpreter_from(remote: Remote, store: Any, key: str, field: str, value: s
     return interp
 
 
-__all__ = ["ALIASES", "CacheError", "RecordRefused", "Substituters", "interpreter_record",
+__all__ = ["ALIASES", "CacheError", "RecordRefused", "Substituters", "interpreter_record", "note_unsigned",
+           "refused", "register_wheels",
            "interpreter_substituter", "substitute_interpreter", "substitute_prefix", "substitute_wheels"]

@@ -16,8 +16,8 @@ from packaging.utils import canonicalize_name
 from envstore.spec import conda
 from envstore.spec.errors import CondaOnlyPackageError, Group, SpecError, combine
 from envstore.spec.matchspec import CondaSpec, MatchSpecError, parse_match_spec
-from envstore.spec.model import (LINK_MODES, PRERELEASE_POLICIES, UNIVERSAL_PLATFORMS, EnvSpec, IndexSettings,
-                                 SpecRequirement)
+from envstore.spec.model import (CONFIG_SETTINGS_OPTIONS, LINK_MODES, PRERELEASE_POLICIES, UNIVERSAL_PLATFORMS,
+                                 EnvSpec, IndexSettings, SpecRequirement, add_config_setting)
 from envstore.spec.requirements_txt import parse_requirements_file
 from envstore.spec.sources import SourceFormError, is_local, is_vcs, source_requirement
 from envstore.spec.yamlload import Key, Located, load_located
@@ -52,13 +52,14 @@ def parse_env_file(path: Path, text: str | None = None) -> EnvSpec:
     no_binary: set[str] = set()
     _collect(problems, _section_binary, doc, data.get("envstore"), only_binary, no_binary)
     config_settings, package_settings = _collect(problems, _config_settings, doc, data.get("envstore")) or ({}, {})
+    pip_config: dict[str, Any] = {}  # the `- pip:` list's `-C KEY=VALUE` lines; the envstore: section wins
     python: str | None = None
     python_spec = SpecifierSet()
     reqs: list[SpecRequirement] = []
     for i, item in enumerate(_collect(problems, _list, doc, ("dependencies",), data.get("dependencies")) or []):
         key = ("dependencies", i)
         if isinstance(item, dict):
-            settings = _pip_section(doc, key, item, settings, reqs, problems, only_binary, no_binary)
+            settings = _pip_section(doc, key, item, settings, reqs, problems, only_binary, no_binary, pip_config)
             continue
         try:
             dep = _conda_dependency(doc, key, _string(doc, key, item))
@@ -74,7 +75,8 @@ def parse_env_file(path: Path, text: str | None = None) -> EnvSpec:
     return EnvSpec(path=path, name=name or path.parent.name or "env", python=python, python_specifier=python_spec,
                    requirements=tuple(reqs), index=settings, link_mode=link_mode, channels=channels,
                    only_binary=frozenset(only_binary), no_binary=frozenset(no_binary), platforms=platforms, pythons=pythons, prerelease=prerelease,
-                   config_settings=config_settings, package_config_settings=package_settings)
+                   config_settings=dict(sorted({**pip_config, **config_settings}.items())),
+                   package_config_settings=package_settings)
 
 
 T = TypeVar("T")
@@ -143,18 +145,25 @@ def _specifier_or_none(spec: CondaSpec) -> str:
 
 def _pip_section(doc: Located, key: Key, item: dict[Any, Any], settings: IndexSettings,
                  reqs: list[SpecRequirement], problems: list[SpecError],
-                 only_binary: set[str] | None = None, no_binary: set[str] | None = None) -> IndexSettings:
+                 only_binary: set[str] | None = None, no_binary: set[str] | None = None,
+                 config: dict[str, Any] | None = None) -> IndexSettings:
     _collect(problems, _check_keys, doc, key, item, ("pip",))
     for j, pip_item in enumerate(_collect(problems, _list, doc, key + ("pip",), item.get("pip")) or []):
         pkey = key + ("pip", j)
         try:
             text = _string(doc, pkey, pip_item).strip()
-            if text.startswith("--only-binary") and only_binary is not None:
+            opt, _, value = text.partition(" ") if " " in text else text.partition("=")
+            if opt in CONFIG_SETTINGS_OPTIONS and config is not None:
+                try:
+                    add_config_setting(config, value.strip())
+                except ValueError as e:
+                    raise doc.error(pkey, f"{opt}: {e}", f"e.g. `{opt} editable_mode=compat`") from None
+            elif text.startswith("--only-binary") and only_binary is not None:
                 only_binary.update(_binary_names(text, "--only-binary"))
             elif text.startswith("--no-binary") and no_binary is not None:
                 no_binary.update(_binary_names(text, "--no-binary"))
             elif text.startswith("-"):
-                settings = _pip_option(doc, pkey, text, settings, reqs, doc.path)
+                settings = _pip_option(doc, pkey, text, settings, reqs, doc.path, config)
             else:
                 reqs.append(_pip_requirement(doc, pkey, text))
         except SpecError as e:
@@ -281,7 +290,7 @@ def _pip_requirement(doc: Located, key: Key, text: str, editable: bool = False) 
 
 
 def _pip_option(doc: Located, key: Key, text: str, settings: IndexSettings,
-                reqs: list[SpecRequirement], path: Path) -> IndexSettings:
+                reqs: list[SpecRequirement], path: Path, config: dict[str, Any] | None = None) -> IndexSettings:
     opt, _, value = text.partition(" ") if " " in text else text.partition("=")
     value = value.strip()
     if opt in ("--index-url", "-i"):
@@ -293,6 +302,8 @@ def _pip_option(doc: Located, key: Key, text: str, settings: IndexSettings,
     if opt in ("-r", "--requirement"):
         sub = parse_requirements_file(path.parent / value)
         reqs.extend(sub.requirements)
+        if config is not None:
+            config.update(sub.config_settings)
         return settings
     if opt in ("-e", "--editable"):
         if not value:
@@ -301,7 +312,7 @@ def _pip_option(doc: Located, key: Key, text: str, settings: IndexSettings,
         return settings
     raise doc.error(key, f"pip option {opt!r} is not supported here",
                     "supported: -r FILE, -e DIR, --index-url, --extra-index-url, --find-links, --only-binary, "
-                    "--no-binary")
+                    "--no-binary, -C/--config-settings KEY=VALUE")
 
 
 def _envstore_section(doc: Located, value: Any) -> tuple[IndexSettings, str | None]:

@@ -129,3 +129,21 @@ class EnvSpec:
     def spec_hash(self) -> str:
         data = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
         return "sha256:" + hashlib.sha256(data.encode()).hexdigest()
+
+
+CONFIG_SETTINGS_OPTIONS = ("-C", "--config-settings", "--config-setting")
+
+
+def add_config_setting(settings: dict[str, Any], text: str) -> None:
+    """pip's `-C KEY=VALUE` into `settings`: a KEY given again becomes a list, as pip passes it
+    to the backend. Raises ValueError for text without `KEY=`."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"{text!r} is not KEY=VALUE")
+    key = key.strip()
+    if key in settings:
+        old = settings[key]
+        settings[key] = (old if isinstance(old, list) else [old]) + [value]
+    else:
+        settings[key] = value
+

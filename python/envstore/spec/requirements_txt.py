@@ -1,18 +1,20 @@
 """requirements.txt (pip's format, the subset that describes what to install) -> EnvSpec:
 requirements, -r/-c includes, --index-url/--extra-index-url/--find-links/--no-index, --hash,
---only-binary, and the forms realize builds from source (local paths, `-e DIR`, git URLs:
-spec/sources.py). Options envstore does not follow (--no-binary, ...) are refused with a message."""
+--only-binary/--no-binary, -C/--config-settings (for every build), and the forms realize builds
+from source (local paths, `-e DIR`, git URLs: spec/sources.py). Options envstore does not follow
+are refused with a message."""
 
 from __future__ import annotations
 
 import shlex
 from pathlib import Path
+from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from envstore.spec.errors import SpecError
-from envstore.spec.model import EnvSpec, IndexSettings, SpecRequirement
+from envstore.spec.model import CONFIG_SETTINGS_OPTIONS, EnvSpec, IndexSettings, SpecRequirement, add_config_setting
 from envstore.spec.sources import SourceFormError, is_local, is_vcs, source_requirement
 
 
@@ -34,6 +36,7 @@ def parse_requirements_file(path: Path, _seen: frozenset[Path] = frozenset()) ->
     no_index = False
     only_binary: set[str] = set()
     no_binary: set[str] = set()
+    config: dict[str, Any] = {}  # pip's -C KEY=VALUE lines: PEP 517 config_settings for every build
     for lineno, line in _logical_lines(text):
         try:
             words = shlex.split(line, posix=True)
@@ -67,6 +70,7 @@ def parse_requirements_file(path: Path, _seen: frozenset[Path] = frozenset()) ->
             no_index = no_index or sub.index.no_index
             only_binary.update(sub.only_binary)
             no_binary.update(sub.no_binary)
+            config.update(sub.config_settings)
         elif opt in ("-i", "--index-url"):
             index_url = _need(opt, arg, path, lineno)
         elif opt == "--extra-index-url":
@@ -78,6 +82,11 @@ def parse_requirements_file(path: Path, _seen: frozenset[Path] = frozenset()) ->
         elif opt in ("--only-binary", "--no-binary"):
             (only_binary if opt == "--only-binary" else no_binary).update(
                 v if v == ":all:" else canonicalize_name(v) for v in _need(opt, arg, path, lineno).split(",") if v.strip())
+        elif opt in CONFIG_SETTINGS_OPTIONS:
+            try:
+                add_config_setting(config, _need(opt, arg, path, lineno))
+            except ValueError as e:
+                raise SpecError(f"{opt}: {e}", path, lineno, hint=f"e.g. `{opt} editable_mode=compat`") from None
         elif opt in ("--prefer-binary", "--pre", "--require-hashes"):
             pass  # already how envstore behaves (wheels first, hashes always checked)
         elif opt in ("-e", "--editable"):
@@ -85,12 +94,12 @@ def parse_requirements_file(path: Path, _seen: frozenset[Path] = frozenset()) ->
         else:
             raise SpecError(f"option {opt} is not supported", path, lineno,
                             hint="supported: -r, -c, -e, --index-url, --extra-index-url, --find-links, --no-index, "
-                                 "--only-binary, --no-binary, --hash")
+                                 "--only-binary, --no-binary, -C/--config-settings, --hash")
     return EnvSpec(
         path=path, name=path.parent.resolve().name or "env", requirements=tuple(reqs),
         constraints=tuple(cons), index=IndexSettings(index_url, tuple(extra), tuple(find_links), no_index),
         hashes={k: frozenset(v) for k, v in hashes.items()}, only_binary=frozenset(only_binary),
-        no_binary=frozenset(no_binary),
+        no_binary=frozenset(no_binary), config_settings=dict(sorted(config.items())),
     )
 
 
