@@ -131,10 +131,11 @@ def installed_python_names(records: list[CondaRecord]) -> dict[str, tuple[Versio
 def conda_target(python: CondaRecord) -> TargetPython:
     """The prefix's interpreter as the pip half's target: version and ABI from the solved python
     record (the prefix does not exist yet to be probed), platform tags this machine's."""
-    # lazy: the wheel resolver's target (interpreter discovery, packaging's tags) loads only for a pip half
+    # lazy: packaging's tags and markers load only for a pip half
     from packaging import tags as ptags
     from packaging.markers import default_environment
 
+    # lazy: the wheel resolver's target (and interpreter discovery) loads only for a pip half
     from envstore.resolve.target import TargetPython
 
     major, minor = (int(x) for x in python.version.split(".")[:2])
