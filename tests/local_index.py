@@ -149,7 +149,11 @@ def _handler(index: LocalIndex) -> type[BaseHTTPRequestHandler]:
             for k, v in (extra or {}).items():
                 self.send_header(k, v)
             self.end_headers()
-            self.wfile.write(body)
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def do_HEAD(self) -> None:  # noqa: N802 - uv asks before it downloads; envstore does not
+            self.do_GET()
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             index.hits.append(self.path)

@@ -517,3 +517,28 @@ def test_backend_requirements_and_config_settings(tmp_path: Path, index: LocalIn
     bad = store("lock", root=root, cwd=app)
     assert bad.returncode == 1 and "Traceback" not in bad.stderr, bad.stderr
     assert bad.stderr.startswith("error: env.yml:4:") and "'debug' is not KEY=VALUE" in bad.stderr, bad.stderr
+
+
+def test_constraints_files_in_the_pip_list(tmp_path: Path, index: LocalIndex, python_version: str) -> None:
+    """`-c FILE` in the `- pip:` list, as pip reads it: the file's lines limit versions without
+    adding packages, relative to the env file; its own -c lines count too."""
+    index.add("alpha", "2.0")
+    index.add("beta", "1.0")
+    index.add("beta", "2.0")
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "more.txt").write_text("beta<2\n")
+    (app / "cons.txt").write_text("alpha<2\n-c more.txt\n")
+    (app / "env.yml").write_text(f"name: cons\ndependencies:\n  - python={python_version}\n  - pip:\n"
+                                 "      - -c cons.txt\n      - alpha\n")
+    locked = store("lock", "--index-url", index.simple, "--python", python_version, "--platform", "linux-x86_64",
+                   root=tmp_path / "store", cwd=app)
+    assert locked.returncode == 0, locked.stderr
+    pins = {p["name"]: p["version"] for p in tomllib.loads((app / "pylock.toml").read_text())["packages"]}
+    assert pins == {"alpha": "1.0"}, pins  # beta is only constrained, not added
+    (app / "cons.txt").write_text("alpha>1\n")
+    relocked = store("lock", "--index-url", index.simple, "--python", python_version, "--platform", "linux-x86_64",
+                     root=tmp_path / "store", cwd=app)
+    assert relocked.returncode == 0, relocked.stderr
+    pins = {p["name"]: p["version"] for p in tomllib.loads((app / "pylock.toml").read_text())["packages"]}
+    assert pins == {"alpha": "2.0"}, pins  # a changed constraints file makes the lock stale: the pin moves

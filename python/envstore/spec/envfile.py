@@ -53,13 +53,15 @@ def parse_env_file(path: Path, text: str | None = None) -> EnvSpec:
     _collect(problems, _section_binary, doc, data.get("envstore"), only_binary, no_binary)
     config_settings, package_settings = _collect(problems, _config_settings, doc, data.get("envstore")) or ({}, {})
     pip_config: dict[str, Any] = {}  # the `- pip:` list's `-C KEY=VALUE` lines; the envstore: section wins
+    constraints: list[SpecRequirement] = []  # its `-c FILE` lines
     python: str | None = None
     python_spec = SpecifierSet()
     reqs: list[SpecRequirement] = []
     for i, item in enumerate(_collect(problems, _list, doc, ("dependencies",), data.get("dependencies")) or []):
         key = ("dependencies", i)
         if isinstance(item, dict):
-            settings = _pip_section(doc, key, item, settings, reqs, problems, only_binary, no_binary, pip_config)
+            settings = _pip_section(doc, key, item, settings, reqs, problems, only_binary, no_binary, pip_config,
+                                    constraints)
             continue
         try:
             dep = _conda_dependency(doc, key, _string(doc, key, item))
@@ -73,7 +75,8 @@ def parse_env_file(path: Path, text: str | None = None) -> EnvSpec:
     if problems:
         raise combine(problems, path)
     return EnvSpec(path=path, name=name or path.parent.name or "env", python=python, python_specifier=python_spec,
-                   requirements=tuple(reqs), index=settings, link_mode=link_mode, channels=channels,
+                   requirements=tuple(reqs), constraints=tuple(constraints), index=settings, link_mode=link_mode,
+                   channels=channels,
                    only_binary=frozenset(only_binary), no_binary=frozenset(no_binary), platforms=platforms, pythons=pythons, prerelease=prerelease,
                    config_settings=dict(sorted({**pip_config, **config_settings}.items())),
                    package_config_settings=package_settings)
@@ -146,7 +149,7 @@ def _specifier_or_none(spec: CondaSpec) -> str:
 def _pip_section(doc: Located, key: Key, item: dict[Any, Any], settings: IndexSettings,
                  reqs: list[SpecRequirement], problems: list[SpecError],
                  only_binary: set[str] | None = None, no_binary: set[str] | None = None,
-                 config: dict[str, Any] | None = None) -> IndexSettings:
+                 config: dict[str, Any] | None = None, cons: list[SpecRequirement] | None = None) -> IndexSettings:
     _collect(problems, _check_keys, doc, key, item, ("pip",))
     for j, pip_item in enumerate(_collect(problems, _list, doc, key + ("pip",), item.get("pip")) or []):
         pkey = key + ("pip", j)
@@ -163,7 +166,7 @@ def _pip_section(doc: Located, key: Key, item: dict[Any, Any], settings: IndexSe
             elif text.startswith("--no-binary") and no_binary is not None:
                 no_binary.update(_binary_names(text, "--no-binary"))
             elif text.startswith("-"):
-                settings = _pip_option(doc, pkey, text, settings, reqs, doc.path, config)
+                settings = _pip_option(doc, pkey, text, settings, reqs, doc.path, config, cons)
             else:
                 reqs.append(_pip_requirement(doc, pkey, text))
         except SpecError as e:
@@ -290,7 +293,8 @@ def _pip_requirement(doc: Located, key: Key, text: str, editable: bool = False) 
 
 
 def _pip_option(doc: Located, key: Key, text: str, settings: IndexSettings,
-                reqs: list[SpecRequirement], path: Path, config: dict[str, Any] | None = None) -> IndexSettings:
+                reqs: list[SpecRequirement], path: Path, config: dict[str, Any] | None = None,
+                cons: list[SpecRequirement] | None = None) -> IndexSettings:
     opt, _, value = text.partition(" ") if " " in text else text.partition("=")
     value = value.strip()
     if opt in ("--index-url", "-i"):
@@ -304,6 +308,14 @@ def _pip_option(doc: Located, key: Key, text: str, settings: IndexSettings,
         reqs.extend(sub.requirements)
         if config is not None:
             config.update(sub.config_settings)
+        if cons is not None:
+            cons.extend(sub.constraints)
+        return settings
+    if opt in ("-c", "--constraint") and cons is not None:
+        if not value:
+            raise doc.error(key, f"{text!r}: -c needs a file name", "e.g. `-c constraints.txt`")
+        sub = parse_requirements_file(path.parent / value)
+        cons.extend(sub.requirements + sub.constraints)
         return settings
     if opt in ("-e", "--editable"):
         if not value:
@@ -311,8 +323,8 @@ def _pip_option(doc: Located, key: Key, text: str, settings: IndexSettings,
         reqs.append(_pip_requirement(doc, key, value, editable=True))
         return settings
     raise doc.error(key, f"pip option {opt!r} is not supported here",
-                    "supported: -r FILE, -e DIR, --index-url, --extra-index-url, --find-links, --only-binary, "
-                    "--no-binary, -C/--config-settings KEY=VALUE")
+                    "supported: -r FILE, -c FILE, -e DIR, --index-url, --extra-index-url, --find-links, "
+                    "--only-binary, --no-binary, -C/--config-settings KEY=VALUE")
 
 
 def _envstore_section(doc: Located, value: Any) -> tuple[IndexSettings, str | None]:
