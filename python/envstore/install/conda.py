@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from envstore._core import Store
+from envstore._core import Store, remove_tree
 from envstore.conda.record import CondaRecord
 from envstore.errors import EnvstoreError
-from envstore._core import remove_tree
 from envstore.install.bytecode import compile_all, put_sources, shipped_pyc_replaced
 from envstore.install.place import BlobBatch, Layout, read_blob
 from envstore.install import prefix
@@ -303,9 +303,14 @@ def post_link_scripts(packages: list[IngestedConda]) -> list[str]:
     return [f"{p.record.name} {p.record.version}" for p in packages if has_script(p)]
 
 
+def conda_python(packages: list[IngestedConda]) -> IngestedConda | None:
+    """The prefix's conda `python` package, or None for a prefix without one."""
+    return next((p for p in packages if p.record.name == "python"), None)
+
+
 def python_version(packages: list[IngestedConda]) -> str | None:
     """X.Y of the prefix's conda `python`, or None for a prefix without one."""
-    python = next((p for p in packages if p.record.name == "python"), None)
+    python = conda_python(packages)
     return ".".join(python.record.version.split(".")[:2]) if python else None
 
 
@@ -315,7 +320,7 @@ class Assembled:
     copies: list[str]  # prefix paths the packages mark no_link: copied into the prefix, never linked
 
 
-def assemble(store: Store, db, dest: Path, packages: list[IngestedConda], tmp: Path, wheels: list = (),
+def assemble(store: Store, db, dest: Path, packages: list[IngestedConda], tmp: Path, wheels: Sequence = (),
              progress: Phase | None = None) -> Assembled:
     """Every part of a conda prefix at `dest`: the base (conda-meta/history), each package's
     parts, the `- pip:` wheels placed into its site-packages, and the store's bytecode for both."""
@@ -335,7 +340,7 @@ def assemble(store: Store, db, dest: Path, packages: list[IngestedConda], tmp: P
         wheel_parts, wheel_sources = place_wheels(store, db, dest, list(wheels), py_version)
         parts += wheel_parts
         sources += wheel_sources
-    python = next((p for p in packages if p.record.name == "python"), None)
+    python = conda_python(packages)
     if python is not None and any(s for _p, _v, s in sources):
         parts += bytecode_parts(store, db, parts, sources, python, tmp, progress)
     return Assembled(parts, sorted(c for one in placed for c in one.copies))

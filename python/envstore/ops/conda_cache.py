@@ -60,7 +60,7 @@ def record_of(store: Any, db: StoreDB, dest: Path, row: Any) -> tuple[Record, li
         if art.filename.endswith(PACKAGE_SUFFIXES):
             packages.append((placing.from_store(store, m, art.sha256, art.filename, art.url, art.size or None), art))
     records = [p.record for p, _art in packages]
-    python = next((p for p, _art in packages if p.record.name == "python"), None)
+    python = placing.conda_python([p for p, _art in packages])
     xy = placing.python_version([p for p, _art in packages])
     compiled = {p.package: p.manifest for p in row.parts if p.kind is PartKind.BYTECODE}
     bytecode = []

@@ -126,13 +126,11 @@ def _prefix_of(target: Path, store: Any, db: StoreDB, info: Info) -> Path:
         from envstore.ops.realize_conda import locked_store_path
 
         dest = locked_store_path(target, store, info, wheel_half)
-        if db.prefix(dest) is None or not dest.is_dir():
-            raise PushError(f"{target} is not realized in this store ({dest.name})",
-                            hint=f"run `store realize {target}` first")
-        return dest
-    lock = obtain_lock(target, store, RealizeOptions(frozen=True), info)
-    interpreter, lock = choose_interpreter(store, lock, info)
-    dest = store_path(root, env_name(target, lock), store_path_digest({"packages": lock_identity(lock)}, interpreter))
+    else:
+        lock = obtain_lock(target, store, RealizeOptions(frozen=True), info)
+        interpreter, lock = choose_interpreter(store, lock, info)
+        dest = store_path(root, env_name(target, lock),
+                          store_path_digest({"packages": lock_identity(lock)}, interpreter))
     if db.prefix(dest) is None or not dest.is_dir():
         raise PushError(f"{target} is not realized in this store ({dest.name})", hint=f"run `store realize {target}` first")
     return dest

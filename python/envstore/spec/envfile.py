@@ -155,13 +155,7 @@ def _pip_section(doc: Located, key: Key, item: dict[Any, Any], settings: IndexSe
         pkey = key + ("pip", j)
         try:
             text = _string(doc, pkey, pip_item).strip()
-            opt, _, value = text.partition(" ") if " " in text else text.partition("=")
-            if opt in CONFIG_SETTINGS_OPTIONS and config is not None:
-                try:
-                    add_config_setting(config, value.strip())
-                except ValueError as e:
-                    raise doc.error(pkey, f"{opt}: {e}", f"e.g. `{opt} editable_mode=compat`") from None
-            elif text.startswith("--only-binary") and only_binary is not None:
+            if text.startswith("--only-binary") and only_binary is not None:
                 only_binary.update(_binary_names(text, "--only-binary"))
             elif text.startswith("--no-binary") and no_binary is not None:
                 no_binary.update(_binary_names(text, "--no-binary"))
@@ -310,6 +304,12 @@ def _pip_option(doc: Located, key: Key, text: str, settings: IndexSettings,
             config.update(sub.config_settings)
         if cons is not None:
             cons.extend(sub.constraints)
+        return settings
+    if opt in CONFIG_SETTINGS_OPTIONS and config is not None:
+        try:
+            add_config_setting(config, value)
+        except ValueError as e:
+            raise doc.error(key, f"{opt}: {e}", f"e.g. `{opt} editable_mode=compat`") from None
         return settings
     if opt in ("-c", "--constraint") and cons is not None:
         if not value:
