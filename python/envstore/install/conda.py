@@ -12,6 +12,7 @@ its conda-meta record)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Sequence
@@ -60,7 +61,7 @@ class IngestedConda:
     def noarch(self) -> str:
         return self.record.noarch or json.loads(self.info["info/index.json"]).get("noarch") or ""
 
-    @property
+    @functools.cached_property  # parsed once: placing, post-link checks and repair all read it
     def paths(self) -> list[dict]:
         return json.loads(self.info["info/paths.json"])["paths"]
 
